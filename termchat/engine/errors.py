@@ -1,0 +1,24 @@
+"""Errors the engine raises: each message is one line naming the value and the fix."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class for errors that are shown to the user as one line."""
+
+
+class ModelLoadError(EngineError):
+    """The model could not be found, read or placed on the requested device."""
+
+
+class GenerationError(EngineError):
+    """Generation failed inside the backend."""
+
+
+class SettingsError(EngineError, ValueError):
+    """A generation setting is invalid."""
+
+    def __init__(self, field: str, value: object, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value

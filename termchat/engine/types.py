@@ -1,0 +1,106 @@
+"""Backend-neutral values passed between the engine and its callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One turn of a conversation as the engine sees it."""
+
+    role: Role
+    content: str
+
+
+class StopReason(StrEnum):
+    """Why a reply ended."""
+
+    EOS = "eos"
+    TURN_MARKER = "turn_marker"
+    LENGTH = "length"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptPlan:
+    """The prompt actually sent, after trimming the history to fit the context."""
+
+    tokens_in: int
+    """Tokens in the prompt, including role markers."""
+    turns_dropped: int
+    """Oldest user or assistant turns left out to fit the context window."""
+    truncated_current: bool
+    """True when the current user message alone was too long and only its end was kept."""
+    context_size: int
+    """Positions the model can attend to (1024 for GPT-2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyMetadata:
+    """Measurements of one reply."""
+
+    tokens_in: int
+    tokens_out: int
+    time_to_first_token: float | None
+    """Seconds from the start of generation to the first text delta; None if no text came."""
+    tokens_per_second: float | None
+    """New tokens divided by the decode time after the first token; None below two tokens."""
+    stop_reason: StopReason
+    turns_dropped: int
+    context_size: int
+    error: str | None = None
+    """One-line error message when `stop_reason` is ERROR."""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "time_to_first_token": self.time_to_first_token,
+            "tokens_per_second": self.tokens_per_second,
+            "stop_reason": str(self.stop_reason),
+            "turns_dropped": self.turns_dropped,
+            "context_size": self.context_size,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The full text of a finished reply and its metadata."""
+
+    text: str
+    metadata: ReplyMetadata
+
+    @property
+    def stopped(self) -> bool:
+        return self.metadata.stop_reason is StopReason.CANCELLED
+
+
+@dataclass(frozen=True, slots=True)
+class LoadProgress:
+    """One progress report while a model loads, for a progress bar."""
+
+    stage: Literal["download", "load"]
+    description: str
+    """A short translated line for the status bar, such as 'Loading weights'."""
+    completed: float
+    total: float | None
+    """None when the total is not known yet; the bar then pulses."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What the status bar shows about a loaded model."""
+
+    model_id: str
+    backend: str
+    device: str
+    dtype: str
+    context_size: int
+    has_chat_template: bool
