@@ -39,6 +39,18 @@ class PromptPlan:
     """True when the current user message alone was too long and only its end was kept."""
     context_size: int
     """Positions the model can attend to (1024 for GPT-2)."""
+    max_new_tokens: int | None = None
+    """Tokens the reply may add. Lower than the settings' value only when that value
+    did not fit the context (see `max_new_tokens_clamped`); None when the backend does not say."""
+    requested_max_new_tokens: int | None = None
+    """The settings' max_new_tokens before clamping; None when the backend does not say."""
+
+    @property
+    def max_new_tokens_clamped(self) -> bool:
+        """True when max_new_tokens was lowered to leave room for the prompt."""
+        if self.max_new_tokens is None or self.requested_max_new_tokens is None:
+            return False
+        return self.max_new_tokens < self.requested_max_new_tokens
 
 
 @dataclass(frozen=True, slots=True)
