@@ -1,0 +1,679 @@
+"""The SQLite store: conversations and messages, saved as they happen.
+
+Every write is one IMMEDIATE transaction, so two termchat processes on the
+same file queue behind SQLite's busy timeout instead of failing halfway. All
+sqlite3 errors leave this module as StoreError with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from termchat.i18n import _
+from termchat.paths import resolve_paths
+from termchat.store import exchange
+from termchat.store.errors import StoreError, error_from_sqlite
+from termchat.store.files import check_database_file, prepare_folder
+from termchat.store.models import Conversation, SearchHit, StoredMessage
+from termchat.store.schema import SCHEMA_VERSION, migrate
+from termchat.store.text import clean_text, clean_value, make_title
+from termchat.store.writers import current_writer, writer_is_gone
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_SECONDS = 10.0
+"""How long a write waits for another process's write lock before it fails as "locked"."""
+
+SHORT_ID_LENGTH = 8
+"""Characters of a conversation id shown in lists; commands accept any unique prefix."""
+
+ROLES = ("system", "user", "assistant")
+FINAL_STATUSES = ("complete", "stopped", "error")
+ALL_STATUSES = (*FINAL_STATUSES, "streaming")
+
+_CONVERSATION_COLUMNS = "id, title, created_at, updated_at, model, settings, message_count"
+_MESSAGE_COLUMNS = "id, conversation_id, role, content, created_at, status, metadata"
+
+ExportFormat = Literal["md", "json"]
+
+
+def open_store(path: Path | None = None, *, clock: Callable[[], float] = time.time) -> Store:
+    """Open the database at `path`, creating it and its folder, and bring its schema up to date.
+
+    `path` defaults to the database file in the data directory, which
+    TERMCHAT_HOME (or --data-dir) moves. Replies left `streaming` by a process
+    that no longer runs are marked `stopped`. A file that is not SQLite, is
+    truncated or is read-only raises StoreError and is left as it is.
+    `clock` returns Unix time in seconds; tests pass their own.
+    """
+    database_path = Path(path) if path is not None else resolve_paths().database_file
+    prepare_folder(database_path.parent)
+    check_database_file(database_path)
+
+    try:
+        connection = sqlite3.connect(
+            database_path,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as error:
+        raise error_from_sqlite(error, database_path, _("open the database")) from error
+
+    try:
+        _configure(connection, database_path)
+        migrate(connection)
+    except sqlite3.Error as error:
+        connection.close()
+        raise error_from_sqlite(error, database_path, _("open the database")) from error
+    except StoreError:
+        connection.close()
+        raise
+
+    store = Store(connection, database_path, clock=clock)
+    try:
+        store.recover_interrupted_replies()
+    except StoreError:
+        store.close()
+        raise
+    return store
+
+
+def _configure(connection: sqlite3.Connection, path: Path) -> None:
+    connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000):d}")
+    connection.execute("PRAGMA foreign_keys = ON")
+
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            _("The database {path} was written by a newer termchat (schema {found}, this one "
+              "reads up to {supported}). Upgrade termchat, or use another folder with "
+              "--data-dir.").format(path=path, found=version, supported=SCHEMA_VERSION),
+            reason="invalid",
+            path=path,
+        )
+
+    mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        # Some network file systems do not support WAL; SQLite then keeps its old mode.
+        logger.warning("SQLite kept journal mode %s for %s instead of WAL", mode, path)
+    # FULL syncs the log on every commit, so a committed message survives a power cut.
+    connection.execute("PRAGMA synchronous = FULL")
+
+
+class Store:
+    """Conversations and messages in one SQLite database.
+
+    Open it with `open_store`. One Store may be shared by threads: a lock
+    serialises its calls on the single connection.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, *, clock: Callable[[], float] = time.time) -> None:
+        self._connection = connection
+        self._path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._writer = current_writer()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying connection, for tests and benchmarks; writes must go through Store methods."""
+        return self._connection
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Transactions
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Run the block as one IMMEDIATE transaction; `action` names it in error messages.
+
+        IMMEDIATE takes the write lock at BEGIN, where SQLite waits for the busy
+        timeout. A deferred transaction that reads first and then writes can
+        fail at once with "database is locked" when another process committed
+        in between, whatever the busy timeout.
+        """
+        with self._lock:
+            connection = self._connection
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield connection
+                    connection.execute("COMMIT")
+                except BaseException:
+                    # SQLite has already rolled back after some errors, such as SQLITE_FULL.
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as error:
+                raise self._error(error, action) from error
+
+    @contextmanager
+    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._connection
+            except sqlite3.Error as error:
+                raise self._error(error, action) from error
+
+    def _error(self, error: sqlite3.Error, action: str) -> StoreError:
+        store_error = error_from_sqlite(error, self._path, action)
+        logger.warning("Store: could not %s in %s: %s", action, self._path, error)
+        return store_error
+
+    # Conversations
+
+    def create_conversation(self, model: str, settings: dict[str, Any], title: str = "") -> Conversation:
+        """Insert a new, empty conversation and return it."""
+        now = self._clock()
+        conversation_id = uuid.uuid4().hex
+        with self._write(_("create the conversation")) as connection:
+            connection.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, model, settings) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, clean_text(title), now, now, clean_text(model), _dump_json(settings)),
+            )
+        logger.info("Store: created conversation %s (model %s)", conversation_id, model)
+        return self.get_conversation(conversation_id)
+
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """Return the conversation with this exact id; raise StoreError(reason="not_found") if there is none."""
+        with self._read(_("read the conversation")) as connection:
+            row = connection.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        if row is None:
+            raise StoreError(
+                _("No conversation with id {id}. Run 'termchat sessions list' to see the ids.").format(
+                    id=conversation_id
+                ),
+                reason="not_found",
+                path=self._path,
+            )
+        return _conversation(row)
+
+    def resolve_conversation(self, id_or_prefix: str) -> Conversation:
+        """Return the conversation whose id is `id_or_prefix` or starts with it.
+
+        Raises StoreError naming the candidates (short id and title) when the
+        prefix matches several conversations, and StoreError when it matches none.
+        """
+        prefix = id_or_prefix.strip().lower()
+        if not prefix or any(character not in "0123456789abcdef" for character in prefix):
+            raise StoreError(
+                _("Invalid conversation id {id!r}: an id is hexadecimal (0-9, a-f). "
+                  "Run 'termchat sessions list' to see the ids.").format(id=id_or_prefix),
+                reason="invalid",
+                path=self._path,
+            )
+
+        shown = 10
+        with self._read(_("find the conversation")) as connection:
+            # The prefix holds only hex digits, so the range [prefix, prefix + "g") uses the primary key index.
+            rows = connection.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id >= ? AND id < ? "
+                "ORDER BY updated_at DESC LIMIT ?",
+                (prefix, prefix + "g", shown + 1),
+            ).fetchall()
+        matches = [_conversation(row) for row in rows]
+        exact = [conversation for conversation in matches if conversation.id == prefix]
+        if exact:
+            return exact[0]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise StoreError(
+                _("No conversation id starts with {prefix!r}. Run 'termchat sessions list' "
+                  "to see the ids.").format(prefix=id_or_prefix),
+                reason="not_found",
+                path=self._path,
+            )
+        candidates = "; ".join(
+            f"{short_id(conversation.id)} {conversation.title or _('(untitled)')!r}"
+            for conversation in matches[:shown]
+        )
+        if len(matches) > shown:
+            candidates += "; …"
+        raise StoreError(
+            _("The id prefix {prefix!r} matches several conversations: {candidates}. "
+              "Type more characters of the id.").format(prefix=id_or_prefix, candidates=candidates),
+            reason="ambiguous",
+            path=self._path,
+        )
+
+    def latest_conversation(self) -> Conversation | None:
+        """Return the conversation with the most recent activity, or None when there are none."""
+        conversations = self.list_conversations(limit=1)
+        return conversations[0] if conversations else None
+
+    def list_conversations(self, limit: int = 50, offset: int = 0) -> list[Conversation]:
+        """Return conversations, most recent activity first."""
+        with self._read(_("list the conversations")) as connection:
+            rows = connection.execute(
+                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations "
+                "ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
+                (limit, offset),
+            ).fetchall()
+        return [_conversation(row) for row in rows]
+
+    def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
+        """Set the title; leading and trailing whitespace is removed. Renaming is not activity."""
+        with self._write(_("rename the conversation")) as connection:
+            cursor = connection.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (clean_text(title).strip(), conversation_id)
+            )
+            self._require_row(cursor.rowcount, conversation_id)
+        return self.get_conversation(conversation_id)
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        """Delete the conversation and its messages (foreign keys cascade)."""
+        with self._write(_("delete the conversation")) as connection:
+            cursor = connection.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            self._require_row(cursor.rowcount, conversation_id)
+        logger.info("Store: deleted conversation %s", conversation_id)
+
+    def update_conversation_settings(self, conversation_id: str, model: str, settings: dict[str, Any]) -> Conversation:
+        """Save the model and settings the conversation continues with; this counts as activity."""
+        with self._write(_("save the settings")) as connection:
+            cursor = connection.execute(
+                "UPDATE conversations SET model = ?, settings = ?, updated_at = ? WHERE id = ?",
+                (clean_text(model), _dump_json(settings), self._clock(), conversation_id),
+            )
+            self._require_row(cursor.rowcount, conversation_id)
+        return self.get_conversation(conversation_id)
+
+    def _require_row(self, rowcount: int, conversation_id: str) -> None:
+        if rowcount == 0:
+            raise StoreError(
+                _("No conversation with id {id}. It may have been deleted in another window.").format(
+                    id=conversation_id
+                ),
+                reason="not_found",
+                path=self._path,
+            )
+
+    # Messages
+
+    def add_message(
+        self,
+        conversation_id: str,
+        role: str,
+        content: str,
+        status: str = "complete",
+        metadata: dict[str, Any] | None = None,
+    ) -> StoredMessage:
+        """Insert a finished message in one transaction and return it.
+
+        The conversation's last activity becomes now. The first user message
+        of a conversation without a title also sets the title, shortened at a
+        word boundary. Text goes through `clean_text`: lone surrogates become
+        U+FFFD, everything else is stored exactly.
+        """
+        _check_role(role)
+        if status not in ALL_STATUSES:
+            raise _invalid_status(status, self._path)
+        content = clean_text(content)
+        metadata_json = _dump_json(metadata) if metadata is not None else None
+        now = self._clock()
+        writer = self._writer
+        with self._write(_("save the message")) as connection:
+            self._touch(connection, conversation_id, now)
+            if role == "user":
+                connection.execute(
+                    "UPDATE conversations SET title = ? WHERE id = ? AND title = ''",
+                    (make_title(content), conversation_id),
+                )
+            streaming = status == "streaming"
+            cursor = connection.execute(
+                "INSERT INTO messages (conversation_id, role, content, created_at, status, metadata, "
+                "writer_pid, writer_host, writer_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    role,
+                    content,
+                    now,
+                    status,
+                    metadata_json,
+                    writer.pid if streaming else None,
+                    writer.host if streaming else None,
+                    writer.started if streaming else None,
+                ),
+            )
+            message_id = cursor.lastrowid
+        assert message_id is not None
+        return StoredMessage(
+            id=message_id,
+            conversation_id=conversation_id,
+            role=role,  # type: ignore[arg-type]
+            content=content,
+            created_at=now,
+            status=status,  # type: ignore[arg-type]
+            metadata=json.loads(metadata_json) if metadata_json is not None else None,
+        )
+
+    def start_reply(self, conversation_id: str) -> StoredMessage:
+        """Insert an empty assistant reply with status `streaming`, recording this process as its writer."""
+        return self.add_message(conversation_id, "assistant", "", status="streaming")
+
+    def update_reply(self, message_id: int, content: str) -> None:
+        """Replace the text of a streaming reply with the text received so far."""
+        now = self._clock()
+        with self._write(_("save the reply")) as connection:
+            conversation_id = self._message_conversation(connection, message_id)
+            connection.execute("UPDATE messages SET content = ? WHERE id = ?", (clean_text(content), message_id))
+            self._touch(connection, conversation_id, now)
+
+    def finish_reply(
+        self, message_id: int, content: str, status: str, metadata: dict[str, Any] | None = None
+    ) -> StoredMessage:
+        """Save the final text, status (`complete`, `stopped` or `error`) and metadata of a reply."""
+        if status not in FINAL_STATUSES:
+            raise _invalid_status(status, self._path)
+        now = self._clock()
+        with self._write(_("save the reply")) as connection:
+            conversation_id = self._message_conversation(connection, message_id)
+            connection.execute(
+                "UPDATE messages SET content = ?, status = ?, metadata = ?, "
+                "writer_pid = NULL, writer_host = NULL, writer_started = NULL WHERE id = ?",
+                (
+                    clean_text(content),
+                    status,
+                    _dump_json(metadata) if metadata is not None else None,
+                    message_id,
+                ),
+            )
+            self._touch(connection, conversation_id, now)
+        return self.get_message(message_id)
+
+    def get_message(self, message_id: int) -> StoredMessage:
+        with self._read(_("read the message")) as connection:
+            row = connection.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise _message_not_found(message_id, self._path)
+        return _message(row)
+
+    def delete_message(self, message_id: int) -> None:
+        """Delete one message, as regenerate and edit-and-resend do with the last turn."""
+        with self._write(_("delete the message")) as connection:
+            conversation_id = self._message_conversation(connection, message_id)
+            connection.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+            self._touch(connection, conversation_id, self._clock())
+
+    def messages(
+        self, conversation_id: str, *, limit: int | None = None, before_id: int | None = None
+    ) -> list[StoredMessage]:
+        """Return the conversation's messages in chronological order.
+
+        With `limit`, only the newest `limit` messages with an id below
+        `before_id` (or the newest overall) are returned, still oldest first,
+        so a long conversation can be loaded one page at a time.
+        """
+        where = "conversation_id = ?"
+        parameters: list[Any] = [conversation_id]
+        if before_id is not None:
+            where += " AND id < ?"
+            parameters.append(before_id)
+        with self._read(_("read the messages")) as connection:
+            if limit is None:
+                rows = connection.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id", parameters
+                ).fetchall()
+            else:
+                rows = connection.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id DESC LIMIT ?",
+                    [*parameters, limit],
+                ).fetchall()
+                rows.reverse()
+        return [_message(row) for row in rows]
+
+    def count_messages(self, conversation_id: str) -> int:
+        return self.get_conversation(conversation_id).message_count
+
+    def unanswered_message(self, conversation_id: str) -> StoredMessage | None:
+        """Return the last message when it is a user message with no reply after it, else None.
+
+        The TUI offers to generate the missing reply when a resumed
+        conversation ends this way (for example after a crash before the reply
+        started).
+        """
+        last = self.messages(conversation_id, limit=1)
+        if last and last[0].role == "user":
+            return last[0]
+        return None
+
+    def _touch(self, connection: sqlite3.Connection, conversation_id: str, now: float) -> None:
+        cursor = connection.execute(
+            "UPDATE conversations SET updated_at = max(updated_at, ?) WHERE id = ?", (now, conversation_id)
+        )
+        self._require_row(cursor.rowcount, conversation_id)
+
+    def _message_conversation(self, connection: sqlite3.Connection, message_id: int) -> str:
+        row = connection.execute("SELECT conversation_id FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            raise _message_not_found(message_id, self._path)
+        return row[0]
+
+    # Crash recovery
+
+    def recover_interrupted_replies(self) -> int:
+        """Mark `stopped` every streaming reply whose writer process is gone; return how many.
+
+        open_store calls this. A reply streamed by a live process, this one
+        included, is left alone.
+        """
+        with self._read(_("check for interrupted replies")) as connection:
+            rows = connection.execute(
+                "SELECT id, writer_pid, writer_host, writer_started FROM messages WHERE status = 'streaming'"
+            ).fetchall()
+        orphans = [row[0] for row in rows if writer_is_gone(row[1], row[2], row[3])]
+        if not orphans:
+            return 0
+        with self._write(_("mark interrupted replies as stopped")) as connection:
+            connection.executemany(
+                "UPDATE messages SET status = 'stopped', writer_pid = NULL, writer_host = NULL, "
+                "writer_started = NULL WHERE id = ? AND status = 'streaming'",
+                [(message_id,) for message_id in orphans],
+            )
+        logger.info("Store: marked %d interrupted replies as stopped: %s", len(orphans), orphans)
+        return len(orphans)
+
+    # Search
+
+    def search(
+        self, query: str, limit: int = 50, *, snippet_start: str = "**", snippet_end: str = "**"
+    ) -> list[SearchHit]:
+        """Return the messages matching every word of `query`, best match first (FTS5 rank).
+
+        Each whitespace-separated word is searched as a quoted phrase, so FTS5
+        operators typed by a user (quotes, `*`, `-`, AND, OR, NOT, parentheses)
+        are plain text, never syntax. A query without any word returns [].
+        The snippet marks each match with `snippet_start` and `snippet_end`.
+        """
+        match = fts_query(query)
+        if match is None:
+            return []
+        conversation_columns = ", ".join(f"c.{name.strip()}" for name in _CONVERSATION_COLUMNS.split(","))
+        message_columns = ", ".join(f"m.{name.strip()}" for name in _MESSAGE_COLUMNS.split(","))
+        with self._read(_("search the messages")) as connection:
+            rows = connection.execute(
+                f"SELECT {message_columns}, {conversation_columns}, "
+                "snippet(messages_fts, 0, ?, ?, '…', 16) "
+                "FROM messages_fts "
+                "JOIN messages AS m ON m.id = messages_fts.rowid "
+                "JOIN conversations AS c ON c.id = m.conversation_id "
+                "WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?",
+                (snippet_start, snippet_end, match, limit),
+            ).fetchall()
+        return [
+            SearchHit(conversation=_conversation(row[7:14]), message=_message(row[:7]), snippet=row[14])
+            for row in rows
+        ]
+
+    # Export and import
+
+    def export_conversation(self, conversation_id: str, format: ExportFormat) -> str:  # noqa: A002
+        """Return the conversation as Markdown (`md`) or as the JSON that `import_conversation` reads."""
+        conversation = self.get_conversation(conversation_id)
+        messages = self.messages(conversation_id)
+        if format == "json":
+            return exchange.to_json(conversation, messages)
+        if format == "md":
+            return exchange.to_markdown(conversation, messages)
+        raise StoreError(
+            _("Invalid export format {format!r}; use md or json.").format(format=format),
+            reason="invalid",
+            path=self._path,
+        )
+
+    def import_conversation(self, text: str, *, copy: bool = False) -> Conversation:
+        """Insert a conversation from the JSON export format and return it.
+
+        The conversation keeps its id, title, times, settings and messages, so
+        exporting it again gives the same JSON. If a conversation with that id
+        already exists, StoreError(reason="exists") is raised, unless `copy`
+        is true: then the import is saved under a new id. A reply exported
+        while still `streaming` is imported as `stopped`.
+        """
+        document = exchange.from_json(text)
+        conversation_id = uuid.uuid4().hex if copy else document.conversation_id
+        with self._write(_("import the conversation")) as connection:
+            existing = connection.execute(
+                "SELECT title FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if existing is not None:
+                raise StoreError(
+                    _("Conversation {id} ({title!r}) already exists. Delete it first, or import "
+                      "with --copy to save a second copy under a new id.").format(
+                        id=short_id(conversation_id), title=existing[0]
+                    ),
+                    reason="exists",
+                    path=self._path,
+                )
+            connection.execute(
+                "INSERT INTO conversations (id, title, created_at, updated_at, model, settings) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    conversation_id,
+                    document.title,
+                    document.created_at,
+                    document.updated_at,
+                    document.model,
+                    _dump_json(document.settings),
+                ),
+            )
+            connection.executemany(
+                "INSERT INTO messages (conversation_id, role, content, created_at, status, metadata) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        conversation_id,
+                        message.role,
+                        message.content,
+                        message.created_at,
+                        message.status,
+                        _dump_json(message.metadata) if message.metadata is not None else None,
+                    )
+                    for message in document.messages
+                ],
+            )
+        logger.info("Store: imported conversation %s with %d messages", conversation_id, len(document.messages))
+        return self.get_conversation(conversation_id)
+
+
+def short_id(conversation_id: str) -> str:
+    """Return the first characters of an id, as lists show it."""
+    return conversation_id[:SHORT_ID_LENGTH]
+
+
+def fts_query(query: str) -> str | None:
+    """Build an FTS5 MATCH expression that finds rows containing every word of `query`.
+
+    Each word becomes a string in double quotes (with inner quotes doubled),
+    which FTS5 treats as a phrase, never as an operator. Returns None when
+    `query` has no words.
+    """
+    words = clean_text(query).split()
+    if not words:
+        return None
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise StoreError(
+            _("Invalid message role {role!r}; use one of: {roles}.").format(role=role, roles=", ".join(ROLES)),
+            reason="invalid",
+        )
+
+
+def _invalid_status(status: str, path: Path) -> StoreError:
+    return StoreError(
+        _("Invalid message status {status!r}; use one of: {statuses}.").format(
+            status=status, statuses=", ".join(ALL_STATUSES)
+        ),
+        reason="invalid",
+        path=path,
+    )
+
+
+def _message_not_found(message_id: int, path: Path) -> StoreError:
+    return StoreError(
+        _("No message with id {id}. It may have been deleted in another window.").format(id=message_id),
+        reason="not_found",
+        path=path,
+    )
+
+
+def _dump_json(value: Any) -> str:
+    try:
+        return json.dumps(clean_value(value), ensure_ascii=True, separators=(",", ":"))
+    except (TypeError, ValueError) as error:
+        raise StoreError(
+            _("Invalid settings or metadata: {error}. Only JSON values can be saved.").format(error=error),
+            reason="invalid",
+        ) from error
+
+
+def _conversation(row: tuple[Any, ...]) -> Conversation:
+    return Conversation(
+        id=row[0],
+        title=row[1],
+        created_at=row[2],
+        updated_at=row[3],
+        model=row[4],
+        settings=json.loads(row[5]),
+        message_count=row[6],
+    )
+
+
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    return StoredMessage(
+        id=row[0],
+        conversation_id=row[1],
+        role=row[2],
+        content=row[3],
+        created_at=row[4],
+        status=row[5],
+        metadata=json.loads(row[6]) if row[6] is not None else None,
+    )
