@@ -1,0 +1,291 @@
+"""The termchat Textual app: loads the model in the background and hosts the screens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.theme import Theme
+
+from termchat.config import Config, ConfigError, save_generation_defaults, save_theme
+from termchat.engine import (
+    ChatBackend,
+    EngineError,
+    LoadProgress,
+    ModelSpec,
+    ProgressCallback,
+    load_backend,
+)
+from termchat.i18n import _
+from termchat.paths import resolve_paths
+from termchat.store import Store, StoreError, short_id
+from termchat.tui.commands import LoadModelCommands
+from termchat.tui.screens.chat import ChatScreen
+from termchat.tui.screens.help import HelpScreen
+from termchat.tui.screens.sessions import NewConversation, OpenConversation, SessionsResult, SessionsScreen
+from termchat.tui.screens.settings import SettingsResult, SettingsScreen
+from termchat.tui.widgets.chat_message import ChatMessage
+from termchat.tui.widgets.composer import Composer
+from termchat.tui.worker import call_soon_threadsafe, run_in_daemon_thread
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[ModelSpec, ProgressCallback], ChatBackend]
+
+
+class TermchatApp(App[None]):
+    """Chat with a local causal language model.
+
+    Every dependency is a constructor argument, so tests pass a temporary
+    store, a fake loader and their own config instead of patching globals.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "termchat"
+    COMMANDS = App.COMMANDS | {LoadModelCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", _("Quit"), id="quit", priority=True),
+        Binding("f1", "help", _("Help"), id="help"),
+        Binding("ctrl+o", "sessions", _("Sessions"), id="sessions"),
+        Binding("f2", "settings", _("Settings"), id="settings"),
+        Binding("ctrl+n", "new_chat", _("New chat"), id="new_chat"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        config: Config | None = None,
+        spec: ModelSpec | None = None,
+        loader: Loader = load_backend,
+        conversation_id: str | None = None,
+        config_path: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.config = config if config is not None else Config()
+        self.spec = spec if spec is not None else ModelSpec(self.config.model, self.config.device, self.config.dtype)  # type: ignore[arg-type]
+        self.config_path = config_path
+        self.clock = clock
+        self.backend: ChatBackend | None = None
+        """The loaded model; None while loading or after a failed load."""
+        self.load_error: str | None = None
+        self._loader = loader
+        self._initial_conversation = conversation_id
+        self.chat = ChatScreen(store, self.config.generation)
+        self.ready_at: float | None = None
+        """`clock()` when the chat screen was first shown, for the start-up benchmark."""
+
+    @property
+    def model_name(self) -> str:
+        return self.backend.info.model_id if self.backend is not None else self.spec.model
+
+    async def on_mount(self) -> None:
+        self._apply_theme()
+        self._apply_keymap()
+        await self.push_screen(self.chat)
+        await self.chat.open_conversation(self._initial_conversation)
+        self.ready_at = self.clock()
+        self.load_model(self.spec)
+
+    def _apply_theme(self) -> None:
+        theme = self.config.theme
+        if theme is not None:
+            if theme in self.available_themes:
+                self.theme = theme
+            else:
+                self.notify(
+                    _("Unknown theme {theme!r} in the config file; choose one with the Theme command.").format(
+                        theme=theme
+                    ),
+                    severity="warning",
+                )
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if theme.name == self.config.theme:
+            return
+        try:
+            save_theme(theme.name, self.config_path)
+        except ConfigError as error:
+            self.notify(str(error), severity="error")
+            return
+        self.config = replace(self.config, theme=theme.name)
+
+    def _apply_keymap(self) -> None:
+        known = {binding_id for _key, _description, binding_id in self.binding_rows()}
+        unknown = sorted(set(self.config.keys) - known)
+        if unknown:
+            self.notify(
+                _("Unknown binding ids in [keys] of the config file: {ids}. Press F1 to see the ids.").format(
+                    ids=", ".join(unknown)
+                ),
+                severity="warning",
+            )
+        self.set_keymap({key: value for key, value in self.config.keys.items() if key in known})
+
+    # Model loading.
+
+    def load_model(self, spec: ModelSpec) -> None:
+        """Load `spec` in the background; the current model stays usable until the new one is ready."""
+        if self.chat.generating:
+            self.notify(_("Stop the reply (Esc) before loading another model."), severity="warning")
+            return
+        self.spec = spec
+        self.load_error = None
+        self.run_worker(self._load(spec), group="load", exclusive=True, exit_on_error=False)
+
+    async def _load(self, spec: ModelSpec) -> None:
+        loop = asyncio.get_running_loop()
+
+        def report(progress: LoadProgress) -> None:
+            call_soon_threadsafe(loop, self._show_progress, spec, progress)
+
+        self.chat.show_load_progress(
+            LoadProgress("load", _("Loading {model}").format(model=spec.model), 0, None)
+        )
+        log.info("Loading model %s (device %s, dtype %s)", spec.model, spec.device, spec.dtype)
+        try:
+            backend = await run_in_daemon_thread(self._loader, spec, report, name="termchat-load")
+        except EngineError as error:
+            self._fail_load(spec, str(error))
+            return
+        except Exception as error:  # noqa: BLE001 - a loader bug must leave the app usable.
+            log.exception("Loading %s failed", spec.model)
+            self._fail_load(spec, _("Loading {model} failed: {error}").format(model=spec.model, error=error))
+            return
+
+        if spec is not self.spec:
+            backend.close()  # Another model was requested while this one loaded.
+            return
+        previous, self.backend = self.backend, backend
+        if previous is not None:
+            previous.close()
+        log.info("Loaded %s on %s as %s", backend.info.model_id, backend.info.device, backend.info.dtype)
+        self.chat.backend_ready(backend)
+
+    def _show_progress(self, spec: ModelSpec, progress: LoadProgress) -> None:
+        if spec is self.spec:
+            self.chat.show_load_progress(progress)
+
+    def _fail_load(self, spec: ModelSpec, message: str) -> None:
+        if spec is not self.spec:
+            return
+        log.warning("Model load failed: %s", message)
+        self.load_error = message
+        self.chat.show_load_error(message)
+
+    # Actions.
+
+    async def action_quit(self) -> None:
+        # Save the partial reply first: the model thread is abandoned, not awaited.
+        self.chat.close_reply_now()
+        self.exit()
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.binding_rows()))
+
+    def action_sessions(self) -> None:
+        if isinstance(self.screen, SessionsScreen):
+            return
+        self.push_screen(SessionsScreen(self.store), self._open_session_result)
+
+    async def _open_session_result(self, result: SessionsResult | None) -> None:
+        if isinstance(result, OpenConversation):
+            await self.chat.open_conversation(result.conversation_id)
+            return
+        if isinstance(result, NewConversation):
+            await self.chat.open_conversation(None)
+            return
+        await self._forget_deleted_conversation()
+
+    async def _forget_deleted_conversation(self) -> None:
+        conversation = self.chat.conversation
+        if conversation is None:
+            return
+        try:
+            self.store.get_conversation(conversation.id)
+        except StoreError as error:
+            if error.reason == "not_found":
+                await self.chat.open_conversation(None)
+
+    def action_settings(self) -> None:
+        if isinstance(self.screen, SettingsScreen):
+            return
+        context_size = self.backend.info.context_size if self.backend is not None else None
+        self.push_screen(SettingsScreen(self.chat.settings, context_size), self._apply_settings_result)
+
+    def _apply_settings_result(self, result: SettingsResult | None) -> None:
+        if result is None:
+            return
+        self.chat.apply_settings(result.settings)
+        if result.save_as_default:
+            try:
+                path = save_generation_defaults(result.settings, self.config_path)
+            except ConfigError as error:
+                self.notify(str(error), severity="error")
+                return
+            self.config = replace(self.config, generation=result.settings)
+            self.notify(_("Saved as defaults in {path}.").format(path=path))
+        else:
+            self.notify(_("Settings apply from the next reply."))
+
+    async def action_new_chat(self) -> None:
+        await self.chat.open_conversation(None)
+
+    def action_load_model(self, model: str) -> None:
+        self.load_model(replace(self.spec, model=model))
+
+    def action_export(self) -> None:
+        conversation = self.chat.conversation
+        if conversation is None:
+            self.notify(_("There is nothing to export yet."), severity="warning")
+            return
+        folder = resolve_paths().data_dir / "exports"
+        path = folder / f"{short_id(conversation.id)}.md"
+        try:
+            text = self.store.export_conversation(conversation.id, "md")
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except (StoreError, OSError) as error:
+            self.notify(str(error), severity="error")
+            return
+        self.notify(_("Exported to {path}.").format(path=path))
+
+    # Help and the command palette.
+
+    def binding_rows(self) -> list[tuple[str, str, str]]:
+        """Return (keys, description, binding id) for every termchat binding, after remapping."""
+        rows: list[tuple[str, str, str]] = []
+        for bindings in (self.BINDINGS, ChatScreen.BINDINGS, Composer.BINDINGS, ChatMessage.BINDINGS):
+            for binding in bindings:
+                assert isinstance(binding, Binding) and binding.id is not None
+                keys = self._keymap.get(binding.id, binding.key)
+                shown = ", ".join(self.get_key_display(replace(binding, key=key)) for key in keys.split(","))
+                rows.append((shown, _(binding.description), binding.id))
+        rows.append((self.get_key_display(Binding("ctrl+p", "")), _("Command palette"), "command_palette"))
+        return rows
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.chat
+        yield SystemCommand(_("Help"), _("List every key binding"), self.action_help)
+        yield SystemCommand(_("Sessions"), _("Browse, search, open and delete conversations"), self.action_sessions)
+        yield SystemCommand(_("Settings"), _("Change temperature, top-k, top-p and more"), self.action_settings)
+        yield SystemCommand(_("New chat"), _("Start an empty conversation"), self.action_new_chat)
+        yield SystemCommand(_("Stop reply"), _("Stop the reply being written"), chat.action_stop)
+        yield SystemCommand(_("Regenerate"), _("Write the last reply again"), chat.action_regenerate)
+        yield SystemCommand(_("Edit last message"), _("Put the last message back in the composer"), chat.action_edit_last)
+        yield SystemCommand(_("Copy reply"), _("Copy the last reply to the clipboard"), chat.action_copy_reply)
+        yield SystemCommand(_("Copy code block"), _("Copy the last code block of the last reply"), chat.action_copy_code)
+        yield SystemCommand(_("Export conversation"), _("Save this conversation as Markdown"), self.action_export)

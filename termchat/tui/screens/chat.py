@@ -1,0 +1,444 @@
+"""The chat screen: message list, composer, status line and the reply worker."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from termchat.engine import ChatBackend, ChatMessage, GenerationSettings, LoadProgress, Reply, StopReason
+from termchat.i18n import N_, _
+from termchat.store import Conversation, ConversationRecorder, Store, StoreError, make_title
+from termchat.tui.widgets.chat_message import AssistantMessage, ChatEntry, last_code_block
+from termchat.tui.widgets.composer import Composer
+from termchat.tui.widgets.message_list import MessageList
+from termchat.tui.widgets.status_bar import LoadPanel, StatusBar, StatusInfo
+from termchat.tui.worker import ThreadedReply
+
+if TYPE_CHECKING:
+    from termchat.tui.app import TermchatApp
+
+log = logging.getLogger(__name__)
+
+RETRY_SAVE_SECONDS = 5.0
+"""Seconds between attempts to save text that the store rejected (disk full, database locked)."""
+
+_STATUS_BY_STOP_REASON = {StopReason.CANCELLED: "stopped", StopReason.ERROR: "error"}
+
+
+def engine_messages(entries: list[ChatEntry]) -> list[ChatMessage]:
+    """Return the conversation as the engine takes it, leaving out empty replies."""
+    messages: list[ChatMessage] = []
+    for entry in entries:
+        if entry.role not in ("user", "assistant"):
+            continue
+        if entry.role == "assistant" and not entry.content:
+            continue
+        messages.append(ChatMessage(entry.role, entry.content))  # type: ignore[arg-type]
+    return messages
+
+
+class ChatScreen(Screen[None]):
+    """One conversation: read it, write to it, stop, regenerate and edit replies."""
+
+    BINDINGS = [
+        Binding("escape", "stop", N_("Stop reply"), id="stop"),
+        Binding("ctrl+r", "regenerate", N_("Regenerate"), id="regenerate"),
+        Binding("ctrl+e", "edit_last", N_("Edit last message"), id="edit_last"),
+        Binding("ctrl+y", "copy_reply", N_("Copy reply"), id="copy_reply"),
+        Binding("ctrl+b", "copy_code", N_("Copy code block"), id="copy_code"),
+    ]
+
+    def __init__(self, store: Store, settings: GenerationSettings) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        """Settings of the next reply; the settings screen changes them."""
+        self.conversation: Conversation | None = None
+        self.recorder: ConversationRecorder | None = None
+        self.generating = False
+        """True from the start of a reply until it is saved; guards against two replies at once."""
+        self.last_reply_stats: dict[str, float] = {}
+        """Deltas, characters and seconds on screen of the last reply, for benchmarks."""
+        self._reply: ThreadedReply | None = None
+        self._reply_widget: AssistantMessage | None = None
+        self._reply_settings: GenerationSettings | None = None
+        self._retry_timer: Any = None
+
+    @property
+    def termchat(self) -> TermchatApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield MessageList(assistant_name=self._assistant_name, id="messages")
+        yield LoadPanel(id="load-panel")
+        yield Composer(id="composer", placeholder=_("Message (Enter sends, Ctrl+J adds a new line)"))
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_unmount(self) -> None:
+        # Any exit path, not only Ctrl+Q, must leave the partial reply saved.
+        self.close_reply_now()
+
+    def on_mount(self) -> None:
+        self.title = _("termchat")
+        self.sub_title = _("New conversation")
+        self.query_one(Composer).focus()
+
+    @property
+    def message_list(self) -> MessageList:
+        return self.query_one(MessageList)
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one(Composer)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def _assistant_name(self) -> str:
+        backend = self.termchat.backend
+        return backend.info.model_id if backend is not None else _("Assistant")
+
+    # Model state, driven by the app.
+
+    def show_load_progress(self, progress: LoadProgress) -> None:
+        self.query_one(LoadPanel).show_progress(progress)
+        self._set_status(state=_("Loading model"))
+
+    def show_load_error(self, message: str) -> None:
+        self.query_one(LoadPanel).show_error(message)
+        self._set_status(state=_("No model loaded"))
+
+    def backend_ready(self, backend: ChatBackend) -> None:
+        """Show the loaded model, then answer a message that was queued while it loaded."""
+        self.query_one(LoadPanel).hide()
+        self.status_bar.show_status(StatusInfo.from_model(backend.info))
+        entries = self.message_list.entries
+        if entries and entries[-1].role == "user":
+            if entries[-1].status == "queued":
+                self._mark_sent(entries[-1])
+                self.start_reply()
+            else:
+                self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
+
+    def _set_status(self, **changes: Any) -> None:
+        self.status_bar.show_status(replace(self.status_bar.status, **changes))
+
+    # Opening conversations.
+
+    async def open_conversation(self, conversation_id: str | None) -> None:
+        """Show the saved conversation `conversation_id`, or an empty new one when it is None."""
+        await self.stop_for_switch()
+        self.recorder = None
+        self.conversation = None
+        entries: list[ChatEntry] = []
+        if conversation_id is not None:
+            try:
+                self.conversation = self.store.get_conversation(conversation_id)
+                stored = self.store.messages(conversation_id)
+            except StoreError as error:
+                self.notify(str(error), severity="error")
+                stored = []
+                self.conversation = None
+            entries = [
+                ChatEntry(message.role, message.content, message.status, message.id, message.metadata)
+                for message in stored
+            ]
+        if self.conversation is not None:
+            self.settings = self._saved_settings(self.conversation)
+            self.recorder = ConversationRecorder(self.store, self.conversation.id)
+            self.sub_title = self.conversation.title or _("Untitled conversation")
+        else:
+            self.settings = self.termchat.config.generation
+            self.sub_title = _("New conversation")
+        await self.message_list.show(entries)
+
+        backend = self.termchat.backend
+        if backend is not None and entries and entries[-1].role == "user":
+            self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
+
+    def _saved_settings(self, conversation: Conversation) -> GenerationSettings:
+        try:
+            return GenerationSettings.from_mapping(conversation.settings, base=self.termchat.config.generation)
+        except ValueError as error:
+            log.warning("Ignoring invalid saved settings of conversation %s: %s", conversation.id, error)
+            return self.termchat.config.generation
+
+    def _ensure_conversation(self, first_message: str) -> ConversationRecorder | None:
+        if self.recorder is not None:
+            return self.recorder
+        try:
+            self.conversation = self.store.create_conversation(
+                self.termchat.model_name, self.settings.to_dict(), title=make_title(first_message)
+            )
+        except StoreError as error:
+            log.warning("Could not create a conversation: %s", error)
+            self.notify(str(error), severity="error")
+            return None
+        self.recorder = ConversationRecorder(self.store, self.conversation.id)
+        self.sub_title = self.conversation.title or _("Untitled conversation")
+        return self.recorder
+
+    # Sending.
+
+    @on(Composer.Submitted)
+    async def send(self, event: Composer.Submitted) -> None:
+        text = event.text
+        if not text.strip():
+            return
+        if self.generating:
+            self.notify(_("A reply is still being written. Press Esc to stop it, then send."), severity="warning")
+            return
+        recorder = self._ensure_conversation(text)
+        if recorder is None:
+            return  # The text stays in the composer, so nothing is lost.
+
+        stored = recorder.add_user_message(text)
+        self._report_save_problem()
+        ready = self.termchat.backend is not None
+        entry = ChatEntry("user", text, "complete" if ready else "queued", stored.id if stored else None)
+        self.composer.clear()
+        await self.message_list.add(entry)
+        self.message_list.scroll_end(animate=False)
+        if ready:
+            self.start_reply()
+        elif self.termchat.load_error:
+            self.notify(_("No model is loaded; the message will be answered once one loads."), severity="warning")
+
+    def _mark_sent(self, entry: ChatEntry) -> None:
+        entry.status = "complete"
+        for widget in self.message_list.query(".queued"):
+            widget.set_status("complete")  # type: ignore[attr-defined]
+
+    def start_reply(self) -> bool:
+        """Start generating a reply to the conversation; return False when that is not possible now."""
+        backend = self.termchat.backend
+        if self.generating or backend is None or self.recorder is None:
+            return False
+        self.generating = True
+        self.run_worker(self._generate(backend), group="reply", exclusive=True, exit_on_error=False)
+        return True
+
+    async def _generate(self, backend: ChatBackend) -> None:
+        recorder = self.recorder
+        assert recorder is not None
+        settings = self.settings
+        messages = engine_messages(self.message_list.entries)
+        reply = ThreadedReply(backend, messages, settings)
+        self._reply, self._reply_settings = reply, settings
+
+        recorder.start_reply()
+        self._report_save_problem()
+        widget = await self.message_list.add(ChatEntry("assistant", "", "streaming"))
+        assert isinstance(widget, AssistantMessage)
+        self._reply_widget = widget
+        self._set_status(state=_("Generating"))
+        log.info("Reply started in conversation %s", recorder.conversation_id)
+
+        started = time.perf_counter()
+        deltas = 0
+        reply.start()
+        async for batch in reply.batches():
+            if self._reply is not reply:
+                return  # Closed for quit or a conversation switch; the text is saved.
+            if batch.plan is not None:
+                self._set_status(
+                    turns_dropped=batch.plan.turns_dropped, truncated_current=batch.plan.truncated_current
+                )
+            if batch.text:
+                recorder.append_reply(batch.text)
+                await widget.append(batch.text)
+                deltas += batch.delta_count
+            if batch.finished:
+                self.last_reply_stats = {
+                    "deltas": deltas,
+                    "characters": len(widget.entry.content),
+                    "seconds": time.perf_counter() - started,
+                }
+                await self._close_reply(batch.reply, str(batch.error) if batch.error else None)
+
+    async def _close_reply(self, reply: Reply | None, error: str | None) -> None:
+        """Save the reply with its final status and show it; safe to call once per reply."""
+        widget, recorder, settings = self._reply_widget, self.recorder, self._reply_settings
+        self._reply = None
+        self._reply_widget = None
+        self.generating = False
+        if widget is None or recorder is None or settings is None:
+            return
+
+        text = widget.entry.content
+        metadata: dict[str, Any] = {"settings": settings.to_dict()}
+        if reply is not None:
+            status = _STATUS_BY_STOP_REASON.get(reply.metadata.stop_reason, "complete")
+            metadata.update(reply.metadata.to_dict())
+            text = reply.text or text
+        else:
+            status = "error" if error else "stopped"
+            metadata["stop_reason"] = str(StopReason.ERROR if error else StopReason.CANCELLED)
+        if error:
+            status = "error"
+            metadata["error"] = error
+
+        stored = recorder.finish_reply(text, status, metadata)
+        self._report_save_problem()
+        widget.entry.metadata = metadata
+        widget.entry.message_id = stored.id if stored else None
+        note = error or ""
+        await widget.finish(status, note)
+        self._show_reply_facts(reply)
+        log.info("Reply ended in conversation %s with status %s", recorder.conversation_id, status)
+
+    def _show_reply_facts(self, reply: Reply | None) -> None:
+        if reply is None:
+            self._set_status(state="")
+            return
+        facts = reply.metadata
+        self._set_status(
+            tokens_per_second=facts.tokens_per_second,
+            context_used=facts.tokens_in + facts.tokens_out,
+            context_size=facts.context_size,
+            turns_dropped=facts.turns_dropped,
+            state="",
+        )
+
+    def close_reply_now(self) -> None:
+        """Stop the running reply and save its text as stopped without waiting for the model thread.
+
+        Used before quitting and before switching conversations.
+        """
+        reply, widget, recorder, settings = self._reply, self._reply_widget, self.recorder, self._reply_settings
+        if reply is None:
+            return
+        reply.cancel.set()
+        self._reply = None
+        self._reply_widget = None
+        self.generating = False
+        if widget is not None and recorder is not None and settings is not None:
+            metadata = {"settings": settings.to_dict(), "stop_reason": str(StopReason.CANCELLED)}
+            recorder.finish_reply(widget.entry.content, "stopped", metadata)
+            widget.entry.status = "stopped"
+            widget.set_status("stopped")
+        if recorder is not None:
+            recorder.flush()
+
+    async def stop_for_switch(self) -> None:
+        self.close_reply_now()
+        self.workers.cancel_group(self, "reply")
+
+    # Save failures.
+
+    def _report_save_problem(self) -> None:
+        recorder = self.recorder
+        if recorder is None or recorder.last_error is None:
+            return
+        self.notify(
+            _("Not saved yet, retrying: {error}").format(error=recorder.last_error), severity="error", timeout=8
+        )
+        if self._retry_timer is None:
+            self._retry_timer = self.set_interval(RETRY_SAVE_SECONDS, self._retry_save)
+
+    def _retry_save(self) -> None:
+        recorder = self.recorder
+        if recorder is None or recorder.flush():
+            if self._retry_timer is not None:
+                self._retry_timer.stop()
+                self._retry_timer = None
+            if recorder is not None:
+                self.notify(_("Saved the pending messages."))
+
+    # Actions.
+
+    def action_stop(self) -> None:
+        if self._reply is not None:
+            self._reply.cancel.set()
+
+    async def action_regenerate(self) -> None:
+        if self.generating:
+            self.notify(_("Wait for the reply or press Esc to stop it first."), severity="warning")
+            return
+        if self.termchat.backend is None:
+            self.notify(_("No model is loaded yet."), severity="warning")
+            return
+        entries = self.message_list.entries
+        if entries and entries[-1].role == "assistant":
+            if not self._delete_entry(entries[-1]):
+                return
+            await self.message_list.remove_last()
+        if not entries or entries[-1].role != "user":
+            self.notify(_("There is no message to reply to."), severity="warning")
+            return
+        self._mark_sent(entries[-1])
+        self.start_reply()
+
+    async def action_edit_last(self) -> None:
+        if self.generating:
+            self.notify(_("Wait for the reply or press Esc to stop it first."), severity="warning")
+            return
+        if self.composer.text.strip():
+            self.notify(_("Send or clear the text in the composer first."), severity="warning")
+            return
+        entries = self.message_list.entries
+        user_index = next((index for index in range(len(entries) - 1, -1, -1) if entries[index].role == "user"), None)
+        if user_index is None or user_index < len(entries) - 2:
+            self.notify(_("There is no last message to edit."), severity="warning")
+            return
+        text = entries[user_index].content
+        for entry in reversed(entries[user_index:]):
+            if not self._delete_entry(entry):
+                return
+            await self.message_list.remove_last()
+        self.composer.load_text(text)
+        self.composer.focus()
+
+    def _delete_entry(self, entry: ChatEntry) -> bool:
+        if entry.message_id is None:
+            self.notify(_("This message is not saved yet; try again in a moment."), severity="warning")
+            return False
+        try:
+            self.store.delete_message(entry.message_id)
+        except StoreError as error:
+            self.notify(str(error), severity="error")
+            return False
+        return True
+
+    def _last_reply(self) -> ChatEntry | None:
+        return next((entry for entry in reversed(self.message_list.entries) if entry.role == "assistant"), None)
+
+    def action_copy_reply(self) -> None:
+        reply = self._last_reply()
+        if reply is None or not reply.content:
+            self.notify(_("There is no reply to copy."), severity="warning")
+            return
+        self.app.copy_to_clipboard(reply.content)
+        self.notify(_("Reply copied to the clipboard."))
+
+    def action_copy_code(self) -> None:
+        reply = self._last_reply()
+        code = last_code_block(reply.content) if reply is not None else None
+        if code is None:
+            self.notify(_("The last reply has no code block."), severity="warning")
+            return
+        self.app.copy_to_clipboard(code)
+        self.notify(_("Code block copied to the clipboard."))
+
+    def apply_settings(self, settings: GenerationSettings) -> None:
+        """Use `settings` from the next reply on and store them with the conversation."""
+        self.settings = settings
+        if self.conversation is None:
+            return
+        try:
+            self.conversation = self.store.update_conversation_settings(
+                self.conversation.id, self.termchat.model_name, settings.to_dict()
+            )
+        except StoreError as error:
+            self.notify(str(error), severity="error")

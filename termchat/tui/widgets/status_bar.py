@@ -1,0 +1,103 @@
+"""The status line under the composer and the model load progress above it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label, ProgressBar, Static
+
+from termchat.engine import LoadProgress, ModelInfo
+from termchat.i18n import _, ngettext
+from termchat.tui.text import visible_controls
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    """What the status bar shows; every field may be unknown."""
+
+    model: str = ""
+    device: str = ""
+    dtype: str = ""
+    tokens_per_second: float | None = None
+    """Of the last finished reply."""
+    context_used: int | None = None
+    """Prompt plus reply tokens of the last reply."""
+    context_size: int | None = None
+    turns_dropped: int = 0
+    truncated_current: bool = False
+    state: str = ""
+    """A short phrase such as 'Loading model' or 'Generating'."""
+
+    @classmethod
+    def from_model(cls, info: ModelInfo) -> StatusInfo:
+        return cls(model=info.model_id, device=info.device, dtype=info.dtype, context_size=info.context_size)
+
+
+def format_status(status: StatusInfo) -> Text:
+    """Build the status line: model, device, dtype, tok/s, context use and notices."""
+    parts: list[str] = []
+    if status.model:
+        parts.append(visible_controls(status.model))
+    if status.device:
+        parts.append(status.device)
+    if status.dtype:
+        parts.append(status.dtype)
+    if status.tokens_per_second is not None:
+        parts.append(_("{rate:.1f} tok/s").format(rate=status.tokens_per_second))
+    if status.context_size:
+        used = status.context_used if status.context_used is not None else 0
+        parts.append(_("context {used}/{size}").format(used=used, size=status.context_size))
+    if status.state:
+        parts.append(status.state)
+
+    line = Text(" · ".join(parts), end="")
+    if status.turns_dropped:
+        notice = ngettext(
+            "{count} older turn left out to fit the context",
+            "{count} older turns left out to fit the context",
+            status.turns_dropped,
+        ).format(count=status.turns_dropped)
+        line.append(" · " + notice, style="bold")
+    if status.truncated_current:
+        line.append(" · " + _("only the end of your message fit the context"), style="bold")
+    return line
+
+
+class StatusBar(Static):
+    """One line of model and reply facts at the bottom of the chat screen."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.status = StatusInfo()
+
+    def show_status(self, status: StatusInfo) -> None:
+        self.status = status
+        self.update(format_status(status))
+
+
+class LoadPanel(Horizontal):
+    """Progress bar and message while a model loads; the error line when loading failed."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="load-message", markup=False)
+        yield ProgressBar(total=None, show_eta=False, id="load-bar")
+
+    def show_progress(self, progress: LoadProgress) -> None:
+        self.display = True
+        self.remove_class("failed")
+        self.query_one("#load-message", Label).update(progress.description)
+        bar = self.query_one("#load-bar", ProgressBar)
+        bar.display = True
+        bar.update(total=progress.total, progress=progress.completed)
+
+    def show_error(self, message: str) -> None:
+        self.display = True
+        self.add_class("failed")
+        self.query_one("#load-message", Label).update(visible_controls(message))
+        self.query_one("#load-bar", ProgressBar).display = False
+
+    def hide(self) -> None:
+        self.display = False
