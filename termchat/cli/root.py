@@ -1,7 +1,195 @@
-"""Placeholder: filled in by the layer that owns it."""
+"""The root `termchat` command: options shared by every subcommand, and the chat app without one.
 
+Imports neither torch, transformers nor Textual at module level, so
+`termchat --help` and the subcommands start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
 import typer
+from typer.core import TyperGroup
+
+from termchat import __version__
+from termchat.config import DEVICES, DTYPES, ConfigError, load_config
+from termchat.i18n import _, set_language
+from termchat.paths import HOME_ENV, resolve_paths
+
+RESUME_LATEST = "latest"
+"""Value `--resume` takes when given without an id; ids are hexadecimal, so it cannot clash."""
+_RESUME_OPTIONS = ("--resume", "-c")
+EXIT_USAGE = 2
+
+
+def normalize_resume_argv(args: list[str], subcommands: set[str]) -> list[str]:
+    """Rewrite a bare `--resume`/`-c` as `--resume=latest`, because click has no optional option values.
+
+    `--resume ID`, `--resume=ID` and `-c ID` stay as they are. The option is
+    bare when it is last, or followed by another option or a subcommand name.
+    """
+    result: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            result.extend(args[index:])
+            break
+        if arg in _RESUME_OPTIONS:
+            following = args[index + 1] if index + 1 < len(args) else None
+            if following is None or following.startswith("-") or following in subcommands:
+                result.append(f"--resume={RESUME_LATEST}")
+                continue
+        result.append(arg)
+    return result
+
+
+class RootGroup(TyperGroup):
+    """The root command group, which accepts `--resume` with or without an id."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, normalize_resume_argv(list(args), set(self.commands)))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"termchat {__version__}")
+        raise typer.Exit()
+
+
+def _fail(message: str) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def root(
+    ctx: typer.Context,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Hub id, local model folder or .gguf file to chat with. Default: the config file's model, else gpt2."),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help=f"Device to run the model on: {', '.join(DEVICES)}. Default: auto."),
+    ] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option("--dtype", help=f"Weight precision: {', '.join(DTYPES)}. Default: auto."),
+    ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume",
+            "-c",
+            help="Continue a saved conversation: the most recent one, or the one whose id starts with ID.",
+            metavar="[ID]",
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help=f"Keep the database, config, cache and logs under this folder (sets {HOME_ENV})."),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="Language of the interface, such as en or zh_CN. Default: config file, else the locale."),
+    ] = None,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default."),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Write debug details to the log file."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Chat with a local model in the terminal; without a subcommand this opens the chat app."""
+    if data_dir is not None:
+        os.environ[HOME_ENV] = str(data_dir.expanduser())
+    ctx.ensure_object(dict)["debug"] = debug
+
+    if ctx.invoked_subcommand is not None:
+        if lang is not None:
+            set_language(lang)
+        return
+
+    options = {"model": model, "device": device, "dtype": dtype, "resume": resume}
+    run_chat(options, lang=lang, trust_remote_code=trust_remote_code, debug=debug)
+
+
+def run_chat(options: dict[str, Any], *, lang: str | None, trust_remote_code: bool, debug: bool) -> None:
+    """Set up logging, read the config and the conversation to resume, then run the app."""
+    from termchat.log import setup_logging
+
+    paths = resolve_paths()
+    setup_logging(paths.log_file, debug=debug)
+
+    try:
+        config = load_config(paths.config_file)
+    except ConfigError as error:
+        set_language(lang)
+        _fail(str(error))
+    set_language(lang or config.lang)
+
+    device = options["device"] or config.device
+    dtype = options["dtype"] or config.dtype
+    for name, value, allowed in (("--device", device, DEVICES), ("--dtype", dtype, DTYPES)):
+        if value not in allowed:
+            _fail(_("Invalid value {value!r} for {option}; use one of: {allowed}.").format(
+                value=value, option=name, allowed=", ".join(allowed)
+            ))
+
+    from termchat.store import StoreError, open_store
+
+    try:
+        store = open_store(paths.database_file)
+    except StoreError as error:
+        _fail(str(error))
+
+    conversation_id = None
+    model = options["model"]
+    try:
+        conversation = _conversation_to_resume(store, options["resume"])
+    except StoreError as error:
+        store.close()
+        _fail(str(error))
+    if conversation is not None:
+        conversation_id = conversation.id
+        model = model or conversation.model
+
+    from termchat.engine import ModelSpec
+
+    spec = ModelSpec(model=model or config.model, device=device, dtype=dtype, trust_remote_code=trust_remote_code)  # type: ignore[arg-type]
+
+    # Textual is imported only now, after the language is set, because
+    # binding descriptions are translated when the tui modules load.
+    from termchat.tui.app import TermchatApp
+
+    app = TermchatApp(store=store, config=config, spec=spec, conversation_id=conversation_id, config_path=paths.config_file)
+    try:
+        app.run()
+    finally:
+        store.close()
+    if app.return_code:
+        sys.exit(app.return_code)
+
+
+def _conversation_to_resume(store: Any, resume: str | None) -> Any:
+    if resume is None:
+        return None
+    if resume == RESUME_LATEST:
+        conversation = store.latest_conversation()
+        if conversation is None:
+            _fail(_("There is no saved conversation to resume; start one with 'termchat'."))
+        return conversation
+    return store.resolve_conversation(resume)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    """Install `root` as the callback of the `termchat` command."""
+    app.callback(invoke_without_command=True, cls=RootGroup)(root)
