@@ -31,7 +31,7 @@ from termchat.store.writers import current_writer, writer_is_gone
 logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_SECONDS = 10.0
-"""How long a write waits for another process's write lock before it fails as "locked"."""
+"""Default maximum seconds a write waits for another process's write lock before it fails as "locked"."""
 
 SHORT_ID_LENGTH = 8
 """Characters of a conversation id shown in lists; commands accept any unique prefix."""
@@ -46,14 +46,20 @@ _MESSAGE_COLUMNS = "id, conversation_id, role, content, created_at, status, meta
 ExportFormat = Literal["md", "json"]
 
 
-def open_store(path: Path | None = None, *, clock: Callable[[], float] = time.time) -> Store:
+def open_store(
+    path: Path | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+) -> Store:
     """Open the database at `path`, creating it and its folder, and bring its schema up to date.
 
     `path` defaults to the database file in the data directory, which
     TERMCHAT_HOME (or --data-dir) moves. Replies left `streaming` by a process
     that no longer runs are marked `stopped`. A file that is not SQLite, is
     truncated or is read-only raises StoreError and is left as it is.
-    `clock` returns Unix time in seconds; tests pass their own.
+    `clock` returns Unix time in seconds; tests pass their own. `busy_timeout`
+    is the maximum number of seconds a call waits for another process's write lock.
     """
     database_path = Path(path) if path is not None else resolve_paths().database_file
     prepare_folder(database_path.parent)
@@ -62,7 +68,7 @@ def open_store(path: Path | None = None, *, clock: Callable[[], float] = time.ti
     try:
         connection = sqlite3.connect(
             database_path,
-            timeout=BUSY_TIMEOUT_SECONDS,
+            timeout=busy_timeout,
             isolation_level=None,
             check_same_thread=False,
         )
@@ -70,7 +76,7 @@ def open_store(path: Path | None = None, *, clock: Callable[[], float] = time.ti
         raise error_from_sqlite(error, database_path, _("open the database")) from error
 
     try:
-        _configure(connection, database_path)
+        _configure(connection, database_path, busy_timeout)
         migrate(connection)
     except sqlite3.Error as error:
         connection.close()
@@ -88,8 +94,8 @@ def open_store(path: Path | None = None, *, clock: Callable[[], float] = time.ti
     return store
 
 
-def _configure(connection: sqlite3.Connection, path: Path) -> None:
-    connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000):d}")
+def _configure(connection: sqlite3.Connection, path: Path, busy_timeout: float) -> None:
+    connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
     connection.execute("PRAGMA foreign_keys = ON")
 
     version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -611,9 +617,10 @@ def fts_query(query: str) -> str | None:
 
     Each word becomes a string in double quotes (with inner quotes doubled),
     which FTS5 treats as a phrase, never as an operator. Returns None when
-    `query` has no words.
+    `query` has no words. NUL characters count as spaces, because the FTS5
+    query parser reads a C string and would stop at the first one.
     """
-    words = clean_text(query).split()
+    words = clean_text(query).replace("\x00", " ").split()
     if not words:
         return None
     return " ".join('"' + word.replace('"', '""') + '"' for word in words)

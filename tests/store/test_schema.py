@@ -1,0 +1,114 @@
+"""Schema migrations through PRAGMA user_version, from an empty file and from every earlier version."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from termchat.store import StoreError, open_store
+from termchat.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
+
+
+def build_database(path: Path, version: int) -> None:
+    """Create a database at `version` holding one conversation with two messages, as that version stored them."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection, target=version)
+    connection.execute(
+        "INSERT INTO conversations (id, title, created_at, updated_at, model, settings) "
+        "VALUES ('0123456789abcdef0123456789abcdef', 'Old chat', 1.0, 2.0, 'gpt2', '{\"top_k\":40}')"
+    )
+    connection.execute(
+        "INSERT INTO messages (conversation_id, role, content, created_at, status) "
+        "VALUES ('0123456789abcdef0123456789abcdef', 'user', 'remember the walrus', 1.5, 'complete')"
+    )
+    connection.execute(
+        "INSERT INTO messages (conversation_id, role, content, created_at, status) "
+        "VALUES ('0123456789abcdef0123456789abcdef', 'assistant', 'half a rep', 1.6, 'streaming')"
+    )
+    connection.close()
+
+
+def user_version(path: Path) -> int:
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def test_empty_file_gets_latest_schema(tmp_path: Path) -> None:
+    path = tmp_path / "termchat.db"
+    path.touch()
+
+    with open_store(path) as store:
+        assert store.list_conversations() == []
+
+    assert user_version(path) == SCHEMA_VERSION
+
+
+def test_missing_file_and_folder_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "termchat.db"
+
+    with open_store(path):
+        pass
+
+    assert path.is_file()
+    assert user_version(path) == SCHEMA_VERSION
+
+
+# Every released version must keep a row here: adding a schema version adds nothing,
+# because the range follows MIGRATIONS.
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_upgrade_keeps_data(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "termchat.db"
+    build_database(path, version)
+
+    with open_store(path) as store:
+        conversation = store.get_conversation("0123456789abcdef0123456789abcdef")
+        messages = store.messages(conversation.id)
+        hits = store.search("walrus")
+
+    assert user_version(path) == SCHEMA_VERSION
+    assert conversation.title == "Old chat"
+    assert conversation.settings == {"top_k": 40}
+    assert conversation.message_count == 2
+    assert [message.content for message in messages] == ["remember the walrus", "half a rep"]
+    # A reply that an old version left streaming has no recorded writer, so it counts as interrupted.
+    assert messages[1].status == "stopped"
+    assert [hit.message.id for hit in hits] == [messages[0].id]
+
+
+def test_reopen_applies_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "termchat.db"
+    with open_store(path) as store:
+        store.create_conversation("gpt2", {})
+
+    connection = sqlite3.connect(path, isolation_level=None)
+    before = migrate(connection)
+    connection.close()
+
+    assert before == SCHEMA_VERSION
+    with open_store(path) as store:
+        assert len(store.list_conversations()) == 1
+
+
+def test_newer_schema_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "termchat.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection)
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    connection.close()
+
+    with pytest.raises(StoreError) as caught:
+        open_store(path)
+
+    assert str(path) in str(caught.value)
+    assert "newer termchat" in str(caught.value)
+    assert user_version(path) == SCHEMA_VERSION + 1
+
+
+def test_upgrade_cases_not_empty() -> None:
+    assert SCHEMA_VERSION == len(MIGRATIONS)
+    assert SCHEMA_VERSION >= 2
