@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from termchat.engine.types import Reply
+
 
 class EngineError(Exception):
     """Base class for errors that are shown to the user as one line."""
@@ -12,7 +17,15 @@ class ModelLoadError(EngineError):
 
 
 class GenerationError(EngineError):
-    """Generation failed inside the backend."""
+    """Generation failed inside the backend.
+
+    `reply` contains the text produced before the failure, with stop reason
+    ERROR, when the error ended a stream; it is None otherwise.
+    """
+
+    def __init__(self, message: str, reply: Reply | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
 
 
 class SettingsError(EngineError, ValueError):

@@ -169,7 +169,7 @@ class FakeReplyStream(ReplyStream):
         if self._fail_at is not None and self._index == self._fail_at:
             message = f"Fake generation error at delta {self._index}."
             self._finish(StopReason.ERROR, error=message)
-            raise GenerationError(message)
+            raise GenerationError(message, reply=self.reply)
 
         delta = self._deltas[self._index]
         self._index += 1

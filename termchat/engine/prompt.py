@@ -36,9 +36,10 @@ ROLE_MARKERS = {
     "assistant": "Assistant: ",
 }
 TURN_SEPARATOR = "\n\n"
-# Text that starts the next turn; generation stops when the reply contains one
-# of these, and the reply is cut before it.
-STOP_MARKERS = tuple(TURN_SEPARATOR + ROLE_MARKERS[role].rstrip() for role in ("user", "system", "assistant"))
+# Text that starts another turn. Generation stops when the reply contains one
+# of these, and the reply is cut before it. One newline is enough, because
+# base models often end a turn with a single newline.
+STOP_MARKERS = tuple("\n" + ROLE_MARKERS[role].rstrip() for role in ("user", "system", "assistant"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +86,146 @@ def clamp_max_new_tokens(requested: int, context_size: int, fixed_prompt_tokens:
         return requested
     reserved = max(1, min(fixed_prompt_tokens, context_size // 2))
     return max(1, context_size - reserved)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltPrompt:
+    """Token ids ready for `generate`, with the plan that produced them."""
+
+    input_ids: list[int]
+    plan: PromptPlan
+    stop_markers: tuple[str, ...]
+    """Texts that end the reply; empty when the chat template marks turns with EOS."""
+
+
+class Tokenizer(Protocol):
+    """The part of a transformers tokenizer that prompt building uses."""
+
+    chat_template: Any
+
+    def __call__(self, text: str, add_special_tokens: bool = ...) -> Any: ...
+
+    def decode(self, ids: Sequence[int], **kwargs: Any) -> str: ...
+
+    def apply_chat_template(self, conversation: Any, **kwargs: Any) -> Any: ...
+
+
+def format_marker_prompt(turns: Sequence[ChatMessage]) -> str:
+    """Join `turns` with role markers and end with the assistant marker.
+
+    The marker has no trailing space because byte-level BPE tokenizers such as
+    GPT-2's put the space before a word into the word's token.
+    """
+    parts = [ROLE_MARKERS[turn.role] + turn.content + TURN_SEPARATOR for turn in turns]
+    parts.append(ROLE_MARKERS["assistant"].rstrip())
+    return "".join(parts)
+
+
+class PromptBuilder:
+    """Turn a conversation into token ids that fit the model's context window."""
+
+    def __init__(self, tokenizer: Tokenizer, context_size: int) -> None:
+        self.tokenizer = tokenizer
+        self.context_size = context_size
+        self.uses_chat_template = bool(getattr(tokenizer, "chat_template", None))
+
+    def build(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> BuiltPrompt:
+        """Format, tokenize and trim `messages`; see the module docstring for the order."""
+        conversation = split_conversation(messages, settings)
+        system = conversation.system
+        current = conversation.current
+
+        fixed_ids = self._encode_turns(system, [], current)
+        max_new_tokens = clamp_max_new_tokens(settings.max_new_tokens, self.context_size, len(fixed_ids))
+        budget = self.context_size - max_new_tokens
+
+        history = list(conversation.history)
+        turns_dropped = self._count_turns_to_drop(system, history, current, budget)
+        history = history[turns_dropped:]
+        ids = self._encode_turns(system, history, current)
+
+        truncated_current = False
+        if len(ids) > budget:
+            ids = self._truncate_current(system, current, budget)
+            truncated_current = True
+
+        plan = PromptPlan(
+            tokens_in=len(ids),
+            turns_dropped=turns_dropped,
+            truncated_current=truncated_current,
+            context_size=self.context_size,
+            max_new_tokens=max_new_tokens,
+            requested_max_new_tokens=settings.max_new_tokens,
+        )
+        stop_markers = () if self.uses_chat_template else STOP_MARKERS
+        return BuiltPrompt(input_ids=ids, plan=plan, stop_markers=stop_markers)
+
+    def _count_turns_to_drop(
+        self, system: ChatMessage | None, history: list[ChatMessage], current: ChatMessage, budget: int
+    ) -> int:
+        """Return the fewest oldest turns to drop so the prompt fits `budget`.
+
+        Binary search: the prompt only gets shorter as turns are dropped, and a
+        40-turn history then needs about six tokenizer calls. The kept history
+        starts with a user turn, because some chat templates require
+        alternating roles.
+        """
+        low, high = 0, len(history)
+        while low < high:
+            middle = (low + high) // 2
+            if len(self._encode_turns(system, history[middle:], current)) <= budget:
+                high = middle
+            else:
+                low = middle + 1
+        while low < len(history) and history[low].role != "user":
+            low += 1
+        return low
+
+    def _truncate_current(self, system: ChatMessage | None, current: ChatMessage, budget: int) -> list[int]:
+        """Keep the end of the current message so the prompt fits `budget` tokens."""
+        overhead = len(self._encode_turns(system, [], ChatMessage(current.role, "")))
+        content_ids = self.tokenizer(current.content, add_special_tokens=False)["input_ids"]
+        keep = budget - overhead
+        ids: list[int] = []
+        # Decoding and encoding again can change the token count at the cut, so
+        # the loop shrinks `keep` until the prompt fits; it runs two or three times.
+        for _attempt in range(8):
+            if keep <= 0:
+                break
+            text = self.tokenizer.decode(content_ids[-keep:], skip_special_tokens=True)
+            # A cut inside a multi-byte character decodes to U+FFFD.
+            text = text.lstrip("\ufffd")
+            ids = self._encode_turns(system, [], ChatMessage(current.role, text))
+            if len(ids) <= budget:
+                return ids
+            keep -= len(ids) - budget
+        # The system prompt alone is longer than the budget. The last tokens are
+        # kept, so the prompt still ends with the assistant marker.
+        if not ids:
+            ids = self._encode_turns(system, [], current)
+        return ids[-budget:]
+
+    def _encode_turns(
+        self, system: ChatMessage | None, history: Sequence[ChatMessage], current: ChatMessage
+    ) -> list[int]:
+        turns = ([system] if system is not None else []) + list(history) + [current]
+        if not self.uses_chat_template:
+            return list(self.tokenizer(format_marker_prompt(turns), add_special_tokens=True)["input_ids"])
+
+        text = self._render_template(turns)
+        # The template writes any BOS token itself.
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _render_template(self, turns: list[ChatMessage]) -> str:
+        conversation = [{"role": turn.role, "content": turn.content} for turn in turns]
+        try:
+            return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        except Exception as error:
+            if turns[0].role != "system" or len(turns) < 2:
+                raise GenerationError(
+                    _("The model's chat template failed: {error}").format(error=str(error).splitlines()[0])
+                ) from error
+        # Some templates (Gemma's, for one) reject a system turn, so its text
+        # goes in front of the first user message instead.
+        merged = [ChatMessage(turns[1].role, turns[0].content + "\n\n" + turns[1].content), *turns[2:]]
+        return self._render_template(merged)
