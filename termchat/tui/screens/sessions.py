@@ -1,0 +1,437 @@
+"""The saved conversations: list by last activity, full-text search, open, rename, delete, new."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.worker import Worker, WorkerState
+
+from termchat.i18n import _
+from termchat.store import Conversation, SearchHit, Store, StoreError, short_id
+from termchat.tui.screens._cells import cell, one_line
+from termchat.tui.screens.confirm import ConfirmScreen
+from termchat.tui.screens.rename import RenameScreen
+from termchat.tui.text import literal
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+"""Conversations fetched per store call; the next page loads as the cursor nears the end."""
+PREFETCH_ROWS = 20
+"""Rows left below the cursor or the visible area when the next page starts loading."""
+SEARCH_DELAY = 0.25
+"""Seconds without typing before a search runs, so one search runs per pause, not per key."""
+SEARCH_LIMIT = 100
+"""Maximum search hits shown."""
+
+# Private-use code points mark the match in a snippet, because chat text almost never contains them.
+SNIPPET_START = "\ue000"
+SNIPPET_END = "\ue001"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenConversation:
+    """Open the conversation `conversation_id` in the chat screen."""
+
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewConversation:
+    """Start a new conversation."""
+
+
+SessionsResult = OpenConversation | NewConversation
+
+
+def format_activity(timestamp: float) -> str:
+    """Return a Unix time as a local date and time, to the minute."""
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+def title_cell(title: str) -> Text:
+    if not title.strip():
+        return Text(_("(untitled)"), style="italic")
+    return cell(title)
+
+
+def snippet_cell(snippet: str) -> Text:
+    """Return a one-line snippet with the text between the match markers highlighted."""
+    first, *matches = one_line(snippet).split(SNIPPET_START)
+    text = literal(first)
+    for match in matches:
+        highlighted, _marker, rest = match.partition(SNIPPET_END)
+        text.append_text(literal(highlighted, style="bold reverse"))
+        text.append_text(literal(rest))
+    return text
+
+
+class RowTable(DataTable[Text]):
+    """A DataTable whose Home and End keys go to the first and last row, as in a list."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", _("First row"), show=False, id="sessions_first_row"),
+        Binding("end", "scroll_bottom", _("Last row"), show=False, id="sessions_last_row"),
+    ]
+
+
+class SessionsScreen(Screen[SessionsResult | None]):
+    """Browse saved conversations and dismiss with what to open.
+
+    Dismisses with OpenConversation, NewConversation, or None for back. Every
+    store call runs in a thread worker, and a StoreError is shown in the status
+    line above the list.
+    """
+
+    DEFAULT_CSS = """
+    SessionsScreen #heading {
+        text-style: bold;
+        padding: 0 1;
+    }
+    SessionsScreen #search {
+        margin: 0 1;
+    }
+    SessionsScreen #status {
+        height: auto;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    SessionsScreen #status.-error {
+        color: $error;
+    }
+    SessionsScreen #status.-empty {
+        display: none;
+    }
+    SessionsScreen DataTable {
+        height: 1fr;
+    }
+    SessionsScreen #hits {
+        display: none;
+    }
+    SessionsScreen.-searching #hits {
+        display: block;
+    }
+    SessionsScreen.-searching #conversations {
+        display: none;
+    }
+    """
+
+    BINDINGS = [
+        Binding("enter", "open", _("Open"), id="sessions_open"),
+        Binding("n", "new", _("New chat"), id="sessions_new"),
+        Binding("r", "rename", _("Rename"), id="sessions_rename"),
+        Binding("d,delete", "delete", _("Delete"), id="sessions_delete"),
+        Binding("slash,ctrl+f", "focus_search", _("Search"), id="sessions_search"),
+        Binding("down", "focus_list", _("Go to the list"), show=False, id="sessions_focus_list"),
+        Binding("escape", "back", _("Back"), id="sessions_back"),
+    ]
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self.conversations: dict[str, Conversation] = {}
+        """Loaded conversations by id, in list order."""
+        self.all_loaded = False
+        self._page_loading = False
+        self._hit_conversations: dict[str, Conversation] = {}
+        """The conversation of each search hit, by hit row key."""
+        self._search_timer: Timer | None = None
+        self._search_query = ""
+
+    def compose(self) -> ComposeResult:
+        yield Label(_("Conversations"), id="heading")
+        yield Input(placeholder=_("Search all messages"), id="search")
+        yield Static("", id="status", classes="-empty", markup=False)
+        yield RowTable(cursor_type="row", zebra_stripes=True, id="conversations")
+        yield RowTable(cursor_type="row", zebra_stripes=True, id="hits")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#conversations", DataTable)
+        table.add_column(_("Title"), key="title")
+        table.add_column(_("ID"), key="id")
+        table.add_column(_("Model"), key="model")
+        table.add_column(_("Messages"), key="messages")
+        table.add_column(_("Last activity"), key="activity")
+        hits = self.query_one("#hits", DataTable)
+        hits.add_column(_("Conversation"), key="title")
+        hits.add_column(_("ID"), key="id")
+        hits.add_column(_("Match"), key="snippet")
+        hits.add_column(_("Time"), key="time")
+        self.watch(table, "scroll_y", self._check_scroll_end, init=False)
+        table.focus()
+        self._set_status(_("Loading conversations…"))
+        self._load_page(0)
+
+    # Status line
+
+    def _set_status(self, message: str, *, error: bool = False) -> None:
+        status = self.query_one("#status", Static)
+        status.update(literal(message))
+        status.set_class(error, "-error")
+        status.set_class(not message, "-empty")
+
+    def _show_error(self, error: BaseException) -> None:
+        if isinstance(error, StoreError):
+            log.warning("Store error on the sessions screen: %s", error)
+            self._set_status(str(error), error=True)
+        else:
+            log.error("Unexpected error on the sessions screen", exc_info=error)
+            self._set_status(_("Unexpected error: {error}").format(error=error), error=True)
+
+    def _show_list_state(self) -> None:
+        if self.has_class("-searching"):
+            return
+        if self.conversations:
+            self._set_status("")
+        elif self.all_loaded:
+            self._set_status(_("No saved conversations yet. Press n to start a new chat, or Esc to go back."))
+
+    # Loading pages
+
+    @work(thread=True, group="page", exit_on_error=False)
+    def _load_page(self, offset: int) -> list[Conversation]:
+        return self.store.list_conversations(limit=PAGE_SIZE, offset=offset)
+
+    def _request_next_page(self) -> None:
+        if self.all_loaded or self._page_loading:
+            return
+        self._page_loading = True
+        self._load_page(len(self.conversations))
+
+    def _add_page(self, page: list[Conversation]) -> None:
+        table = self.query_one("#conversations", DataTable)
+        for conversation in page:
+            # A conversation that became active after the previous page was read moves
+            # every later row down by one, so the next page can repeat a row.
+            if conversation.id in self.conversations:
+                continue
+            self.conversations[conversation.id] = conversation
+            table.add_row(*self._conversation_row(conversation), key=conversation.id)
+        self.all_loaded = len(page) < PAGE_SIZE
+        self._page_loading = False
+        self._show_list_state()
+
+    @staticmethod
+    def _conversation_row(conversation: Conversation) -> tuple[Text, ...]:
+        return (
+            title_cell(conversation.title),
+            Text(short_id(conversation.id)),
+            cell(conversation.model),
+            Text(str(conversation.message_count), justify="right"),
+            Text(format_activity(conversation.updated_at)),
+        )
+
+    @on(DataTable.RowHighlighted, "#conversations")
+    def _check_cursor_end(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= event.data_table.row_count - PREFETCH_ROWS:
+            self._request_next_page()
+
+    def _check_scroll_end(self, scroll_y: float) -> None:
+        table = self.query_one("#conversations", DataTable)
+        if scroll_y + table.size.height >= table.virtual_size.height - PREFETCH_ROWS:
+            self._request_next_page()
+
+    # Search
+
+    @on(Input.Changed, "#search")
+    def _schedule_search(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+        query = event.value.strip()
+        if not query:
+            self._search_query = ""
+            self.workers.cancel_group(self, "search")
+            self.remove_class("-searching")
+            self._show_list_state()
+            return
+        self._search_timer = self.set_timer(SEARCH_DELAY, self._start_search)
+
+    @on(Input.Submitted, "#search")
+    def _search_now(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
+        self._start_search()
+        self.action_focus_list()
+
+    def _start_search(self) -> None:
+        self._search_timer = None
+        query = self.query_one("#search", Input).value.strip()
+        if not query or query == self._search_query:
+            return
+        self._search_query = query
+        self._set_status(_("Searching…"))
+        if self.query_one("#conversations", DataTable).has_focus:
+            self.query_one("#hits", DataTable).focus()
+        self.add_class("-searching")
+        self._search(query)
+
+    @work(thread=True, group="search", exclusive=True, exit_on_error=False)
+    def _search(self, query: str) -> tuple[str, list[SearchHit]]:
+        hits = self.store.search(query, limit=SEARCH_LIMIT, snippet_start=SNIPPET_START, snippet_end=SNIPPET_END)
+        return query, hits
+
+    def _show_hits(self, query: str, hits: list[SearchHit]) -> None:
+        # A newer search cancels the older worker, but its thread may already have
+        # returned. So the query is compared too, and only the latest one fills the table.
+        if query != self._search_query:
+            return
+        table = self.query_one("#hits", DataTable)
+        table.clear()
+        self._hit_conversations.clear()
+        for hit in hits:
+            key = str(hit.message.id)
+            self._hit_conversations[key] = hit.conversation
+            table.add_row(
+                title_cell(hit.conversation.title),
+                Text(short_id(hit.conversation.id)),
+                snippet_cell(hit.snippet),
+                Text(format_activity(hit.message.created_at)),
+                key=key,
+            )
+        if hits:
+            self._set_status("")
+        else:
+            self._set_status(_("No messages match '{query}'.").format(query=one_line(query)))
+
+    # Worker results
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is WorkerState.ERROR:
+            if worker.group == "page":
+                self._page_loading = False
+            if worker.error is not None:
+                self._show_error(worker.error)
+            return
+        if event.state is not WorkerState.SUCCESS:
+            return
+        if worker.group == "page":
+            self._add_page(worker.result)
+        elif worker.group == "search":
+            self._show_hits(*worker.result)
+        elif worker.group == "rename":
+            self._apply_rename(*worker.result)
+        elif worker.group == "delete":
+            self._apply_delete(worker.result)
+
+    # Actions
+
+    def _selected_conversation_id(self) -> str | None:
+        """Return the id of the conversation under the cursor of the visible table."""
+        if self.has_class("-searching"):
+            table = self.query_one("#hits", DataTable)
+            if table.row_count == 0:
+                return None
+            row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+            conversation = self._hit_conversations.get(str(row_key.value))
+            return conversation.id if conversation is not None else None
+        table = self.query_one("#conversations", DataTable)
+        if table.row_count == 0:
+            return None
+        row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return str(row_key.value)
+
+    def _selected_title(self, conversation_id: str) -> str:
+        conversation = self.conversations.get(conversation_id)
+        if conversation is not None:
+            return conversation.title
+        for hit_conversation in self._hit_conversations.values():
+            if hit_conversation.id == conversation_id:
+                return hit_conversation.title
+        return ""
+
+    @on(DataTable.RowSelected)
+    def action_open(self) -> None:
+        conversation_id = self._selected_conversation_id()
+        if conversation_id is not None:
+            self.dismiss(OpenConversation(conversation_id))
+
+    def action_new(self) -> None:
+        self.dismiss(NewConversation())
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_list(self) -> None:
+        table_id = "#hits" if self.has_class("-searching") else "#conversations"
+        self.query_one(table_id, DataTable).focus()
+
+    def action_rename(self) -> None:
+        conversation_id = self._selected_conversation_id()
+        if conversation_id is None:
+            return
+
+        def rename(title: str | None) -> None:
+            if title is not None:
+                self._rename(conversation_id, title)
+
+        self.app.push_screen(RenameScreen(self._selected_title(conversation_id)), rename)
+
+    @work(thread=True, group="rename", exit_on_error=False)
+    def _rename(self, conversation_id: str, title: str) -> tuple[str, str]:
+        self.store.rename_conversation(conversation_id, title)
+        return conversation_id, title
+
+    def _apply_rename(self, conversation_id: str, title: str) -> None:
+        conversation = self.conversations.get(conversation_id)
+        if conversation is not None:
+            self.conversations[conversation_id] = dataclasses.replace(conversation, title=title)
+            self.query_one("#conversations", DataTable).update_cell(
+                conversation_id, "title", title_cell(title), update_width=True
+            )
+        hits = self.query_one("#hits", DataTable)
+        for key, hit_conversation in self._hit_conversations.items():
+            if hit_conversation.id == conversation_id:
+                self._hit_conversations[key] = dataclasses.replace(hit_conversation, title=title)
+                hits.update_cell(key, "title", title_cell(title), update_width=True)
+        self._set_status(_("Renamed to '{title}'.").format(title=one_line(title)))
+
+    def action_delete(self) -> None:
+        conversation_id = self._selected_conversation_id()
+        if conversation_id is None:
+            return
+        title = one_line(self._selected_title(conversation_id)) or _("(untitled)")
+        question = _("Delete the conversation '{title}' and all its messages? This cannot be undone.").format(
+            title=title
+        )
+
+        def delete(confirmed: bool | None) -> None:
+            if confirmed:
+                self._delete(conversation_id)
+
+        self.app.push_screen(ConfirmScreen(question, _("Delete")), delete)
+
+    @work(thread=True, group="delete", exit_on_error=False)
+    def _delete(self, conversation_id: str) -> str:
+        self.store.delete_conversation(conversation_id)
+        return conversation_id
+
+    def _apply_delete(self, conversation_id: str) -> None:
+        if self.conversations.pop(conversation_id, None) is not None:
+            self.query_one("#conversations", DataTable).remove_row(conversation_id)
+        hits = self.query_one("#hits", DataTable)
+        for key, hit_conversation in list(self._hit_conversations.items()):
+            if hit_conversation.id == conversation_id:
+                hits.remove_row(key)
+                del self._hit_conversations[key]
+        self._set_status(_("Conversation deleted."))
+        if len(self.conversations) < PREFETCH_ROWS:
+            self._request_next_page()
+        if not self.conversations and self.all_loaded:
+            self._show_list_state()

@@ -1,0 +1,262 @@
+"""The generation settings form: sampling values and the system prompt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from termchat.engine import GenerationSettings, SettingsError
+from termchat.engine.settings import MAX_SEED
+from termchat.i18n import N_, _
+
+# Fields edited in an Input, in display order, with their labels and range hints.
+# The system prompt is edited in a TextArea and handled apart.
+INPUT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("temperature", N_("Temperature")),
+    ("top_k", N_("Top-k")),
+    ("top_p", N_("Top-p")),
+    ("max_new_tokens", N_("Max new tokens")),
+    ("repetition_penalty", N_("Repetition penalty")),
+    ("seed", N_("Seed")),
+)
+
+_HINTS = {
+    "temperature": N_("0 or more. 0 means greedy decoding."),
+    "top_k": N_("Integer, 0 or more. 0 turns top-k off."),
+    "top_p": N_("Greater than 0, at most 1. 1 turns top-p off."),
+    "max_new_tokens": N_("Integer, 1 or more."),
+    "repetition_penalty": N_("Greater than 0. 1 means no penalty."),
+    "seed": N_("Integer from 0 to {max}. Empty means a random seed."),
+    "system_prompt": N_("Text placed before the conversation. Empty means none."),
+}
+_MAX_NEW_TOKENS_HINT_WITH_CONTEXT = N_("Integer from 1 to {limit}, because the model's context is {size} tokens.")
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsResult:
+    """The saved settings, and whether they also become the user's defaults."""
+
+    settings: GenerationSettings
+    save_as_default: bool
+
+
+def range_hint(field: str, context_size: int | None) -> str:
+    """Return the translated allowed range of `field`, shown next to its input."""
+    if field == "max_new_tokens" and context_size is not None:
+        return _(_MAX_NEW_TOKENS_HINT_WITH_CONTEXT).format(limit=context_size - 1, size=context_size)
+    if field == "seed":
+        return _(_HINTS["seed"]).format(max=MAX_SEED)
+    return _(_HINTS[field])
+
+
+def _input_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+class SettingsScreen(ModalScreen[SettingsResult | None]):
+    """Edit `settings` and dismiss with a SettingsResult on save, or None on cancel.
+
+    Each input is validated on every change by GenerationSettings itself, and
+    max_new_tokens also against `context_size` when the model is known. An
+    invalid field shows the SettingsError message under it, and Save stays
+    refused until every field is valid.
+    """
+
+    DEFAULT_CSS = """
+    SettingsScreen {
+        align: center middle;
+    }
+    SettingsScreen > Vertical {
+        width: 96;
+        max-width: 98%;
+        height: auto;
+        max-height: 95%;
+        border: thick $primary;
+        background: $surface;
+        padding: 0 1;
+    }
+    SettingsScreen #heading {
+        text-style: bold;
+    }
+    SettingsScreen VerticalScroll {
+        height: auto;
+        max-height: 65vh;
+    }
+    SettingsScreen .field {
+        height: auto;
+    }
+    SettingsScreen .field Horizontal {
+        height: auto;
+    }
+    SettingsScreen .field-label {
+        width: 22;
+        padding: 1 1 0 0;
+    }
+    SettingsScreen .field Input {
+        width: 18;
+    }
+    SettingsScreen .field-hint {
+        width: 1fr;
+        padding: 1 0 0 1;
+        color: $text-muted;
+    }
+    SettingsScreen .field-error {
+        color: $error;
+        padding-left: 22;
+        height: auto;
+    }
+    SettingsScreen .field-error.-empty {
+        display: none;
+    }
+    SettingsScreen #system_prompt {
+        height: 6;
+    }
+    SettingsScreen #form-error {
+        color: $error;
+        height: auto;
+    }
+    SettingsScreen #form-error.-empty {
+        display: none;
+    }
+    SettingsScreen #buttons {
+        height: auto;
+        align-horizontal: right;
+    }
+    SettingsScreen #buttons Button {
+        margin-left: 2;
+    }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", _("Save"), id="settings_save"),
+        Binding("escape", "cancel", _("Cancel"), id="settings_cancel"),
+    ]
+
+    def __init__(self, settings: GenerationSettings, context_size: int | None) -> None:
+        super().__init__()
+        self.original = settings
+        self.context_size = context_size
+        self.errors: dict[str, str] = {}
+        """The current SettingsError message of each invalid field."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(_("Generation settings"), id="heading")
+            with VerticalScroll():
+                for name, label in INPUT_FIELDS:
+                    with Vertical(classes="field"):
+                        with Horizontal():
+                            yield Label(_(label), classes="field-label")
+                            yield Input(
+                                value=_input_text(getattr(self.original, name)),
+                                id=name,
+                                select_on_focus=True,
+                            )
+                            yield Static(range_hint(name, self.context_size), classes="field-hint", markup=False)
+                        yield Static("", id=f"{name}-error", classes="field-error -empty", markup=False)
+                with Vertical(classes="field"):
+                    with Horizontal():
+                        yield Label(_("System prompt"), classes="field-label")
+                        yield Static(range_hint("system_prompt", None), classes="field-hint", markup=False)
+                    yield TextArea(self.original.system_prompt, id="system_prompt", soft_wrap=True)
+            yield Static("", id="form-error", classes="-empty", markup=False)
+            with Horizontal(id="buttons"):
+                yield Button(_("Save"), variant="primary", id="save")
+                yield Button(_("Save as default"), id="save-default")
+                yield Button(_("Cancel"), id="cancel")
+
+    def on_mount(self) -> None:
+        # Settings saved under a larger model can exceed this model's context.
+        if self.context_size is not None:
+            self._validate_field("max_new_tokens")
+        self.query_one("#temperature", Input).focus()
+
+    @property
+    def current_settings(self) -> GenerationSettings:
+        """The settings as edited, with the original value for every invalid field."""
+        valid = {
+            name: self._field_text(name)
+            for name, _label in INPUT_FIELDS
+            if name not in self.errors
+        }
+        valid["system_prompt"] = self.query_one("#system_prompt", TextArea).text
+        return GenerationSettings.from_mapping(valid, base=self.original)
+
+    def _field_text(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value
+
+    def _check(self, name: str, text: str) -> None:
+        """Raise SettingsError when `text` is not a valid value for the field `name`."""
+        candidate = GenerationSettings.from_mapping({name: text}, base=self.original)
+        if name == "max_new_tokens" and self.context_size is not None:
+            candidate.check_context(self.context_size)
+
+    def _validate_field(self, name: str) -> bool:
+        try:
+            self._check(name, self._field_text(name))
+        except SettingsError as error:
+            self._set_error(name, str(error))
+            return False
+        self._set_error(name, "")
+        return True
+
+    def _set_error(self, name: str, message: str) -> None:
+        if message:
+            self.errors[name] = message
+        else:
+            self.errors.pop(name, None)
+        self.query_one(f"#{name}", Input).set_class(bool(message), "-invalid")
+        error = self.query_one(f"#{name}-error", Static)
+        error.update(message)
+        error.set_class(not message, "-empty")
+        if not self.errors:
+            self._set_form_error("")
+
+    def _set_form_error(self, message: str) -> None:
+        form_error = self.query_one("#form-error", Static)
+        form_error.update(message)
+        form_error.set_class(not message, "-empty")
+
+    @on(Input.Changed)
+    def _on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id is not None:
+            self._validate_field(event.input.id)
+
+    @on(Input.Submitted)
+    def _on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id is not None and self._validate_field(event.input.id):
+            self.focus_next()
+
+    def _build_result(self, save_as_default: bool) -> SettingsResult | None:
+        """Validate every field and return the result, or None after showing what is invalid."""
+        for name, _label in INPUT_FIELDS:
+            self._validate_field(name)
+        if self.errors:
+            self._set_form_error(_("Correct the fields marked in red before saving."))
+            first_invalid = next(name for name, _label in INPUT_FIELDS if name in self.errors)
+            self.query_one(f"#{first_invalid}", Input).focus()
+            return None
+        return SettingsResult(self.current_settings, save_as_default)
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        result = self._build_result(save_as_default=False)
+        if result is not None:
+            self.dismiss(result)
+
+    @on(Button.Pressed, "#save-default")
+    def action_save_as_default(self) -> None:
+        result = self._build_result(save_as_default=True)
+        if result is not None:
+            self.dismiss(result)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
