@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from termchat.engine import ChatBackend, ChatMessage, GenerationSettings, LoadProgress, Reply, StopReason
-from termchat.i18n import N_, _
+from termchat.i18n import _
 from termchat.store import Conversation, ConversationRecorder, Store, StoreError, make_title
 from termchat.tui.widgets.chat_message import AssistantMessage, ChatEntry, last_code_block
 from termchat.tui.widgets.composer import Composer
@@ -49,11 +49,11 @@ class ChatScreen(Screen[None]):
     """One conversation: read it, write to it, stop, regenerate and edit replies."""
 
     BINDINGS = [
-        Binding("escape", "stop", N_("Stop reply"), id="stop"),
-        Binding("ctrl+r", "regenerate", N_("Regenerate"), id="regenerate"),
-        Binding("ctrl+e", "edit_last", N_("Edit last message"), id="edit_last"),
-        Binding("ctrl+y", "copy_reply", N_("Copy reply"), id="copy_reply"),
-        Binding("ctrl+b", "copy_code", N_("Copy code block"), id="copy_code"),
+        Binding("escape", "stop", _("Stop reply"), id="stop"),
+        Binding("ctrl+r", "regenerate", _("Regenerate"), id="regenerate"),
+        Binding("ctrl+g", "edit_last", _("Edit last message"), id="edit_last"),
+        Binding("f3", "copy_reply", _("Copy reply"), id="copy_reply"),
+        Binding("f4", "copy_code", _("Copy code block"), id="copy_code"),
     ]
 
     def __init__(self, store: Store, settings: GenerationSettings) -> None:

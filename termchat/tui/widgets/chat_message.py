@@ -52,7 +52,7 @@ def last_code_block(text: str) -> str | None:
 class ChatMessage(Vertical, can_focus=True):
     """Base widget of a message: a header line and a body."""
 
-    BINDINGS = [Binding("c", "copy_message", N_("Copy message"), id="copy_message")]
+    BINDINGS = [Binding("c", "copy_message", _("Copy message"), id="copy_message")]
 
     def __init__(self, entry: ChatEntry, *, author: str) -> None:
         super().__init__(classes=f"message {entry.role}")

@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
-from termchat.i18n import N_
+from termchat.i18n import _
 
 
 class Composer(TextArea):
@@ -20,8 +20,8 @@ class Composer(TextArea):
     """
 
     BINDINGS = [
-        Binding("enter", "send", N_("Send"), id="send", priority=True),
-        Binding("ctrl+j,shift+enter,alt+enter", "newline", N_("New line"), id="newline", priority=True),
+        Binding("enter", "send", _("Send"), id="send", priority=True),
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", _("New line"), id="newline", priority=True),
     ]
 
     @dataclass

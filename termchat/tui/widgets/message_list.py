@@ -45,12 +45,12 @@ class MessageList(VerticalScroll, can_focus=False):
         if widgets:
             await self.mount_all(widgets)
         self.anchor()
-        self.call_after_refresh(self._fill_short_view)
 
-    async def _fill_short_view(self) -> None:
-        # A page that fits on screen cannot scroll, so the top would never be reached.
-        if self._first_mounted > 0 and self.max_scroll_y == 0 and await self.mount_older():
-            self.call_after_refresh(self._fill_short_view)
+    async def on_mouse_scroll_up(self) -> None:
+        # A view that cannot scroll any higher gets no scroll_y change, so load on the wheel itself.
+        if self.scroll_y <= 0 and self._first_mounted > 0 and not self._loading_older:
+            self._loading_older = True
+            await self.mount_older()
 
     async def add(self, entry: ChatEntry) -> ChatMessage:
         """Append `entry` at the bottom and return its widget."""
@@ -76,7 +76,7 @@ class MessageList(VerticalScroll, can_focus=False):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if new_value <= 0 and self._first_mounted > 0 and not self._loading_older:
+        if old_value > 0 and new_value <= 0 and self._first_mounted > 0 and not self._loading_older:
             self._loading_older = True
             self.call_after_refresh(self.mount_older)
 
