@@ -33,6 +33,8 @@ SEARCH_DELAY = 0.25
 """Seconds without typing before a search runs, so one search runs per pause, not per key."""
 SEARCH_LIMIT = 100
 """Maximum search hits shown."""
+TITLE_WIDTH = 40
+"""Maximum characters of a title in the table, so the other columns stay in view."""
 
 # Private-use code points mark the match in a snippet, because chat text almost never contains them.
 SNIPPET_START = "\ue000"
@@ -60,9 +62,12 @@ def format_activity(timestamp: float) -> str:
 
 
 def title_cell(title: str) -> Text:
+    """Return the title for a table cell, cut to TITLE_WIDTH characters with an ellipsis."""
     if not title.strip():
         return Text(_("(untitled)"), style="italic")
-    return cell(title)
+    text = cell(title)
+    text.truncate(TITLE_WIDTH, overflow="ellipsis")
+    return text
 
 
 def snippet_cell(snippet: str) -> Text:
@@ -158,11 +163,12 @@ class SessionsScreen(Screen[SessionsResult | None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#conversations", DataTable)
+        # The model comes last because a GGUF file name can be long.
         table.add_column(_("Title"), key="title")
         table.add_column(_("ID"), key="id")
-        table.add_column(_("Model"), key="model")
-        table.add_column(_("Messages"), key="messages")
         table.add_column(_("Last activity"), key="activity")
+        table.add_column(_("Messages"), key="messages")
+        table.add_column(_("Model"), key="model")
         hits = self.query_one("#hits", DataTable)
         hits.add_column(_("Conversation"), key="title")
         hits.add_column(_("ID"), key="id")
@@ -227,9 +233,9 @@ class SessionsScreen(Screen[SessionsResult | None]):
         return (
             title_cell(conversation.title),
             Text(short_id(conversation.id)),
-            cell(conversation.model),
-            Text(str(conversation.message_count), justify="right"),
             Text(format_activity(conversation.updated_at)),
+            Text(str(conversation.message_count), justify="right"),
+            cell(conversation.model),
         )
 
     @on(DataTable.RowHighlighted, "#conversations")
