@@ -7,25 +7,36 @@ sqlite3 errors leave this module as StoreError with a one-line message.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from termchat.i18n import _
 from termchat.paths import resolve_paths
 from termchat.store import exchange
-from termchat.store.errors import StoreError, error_from_sqlite
+from termchat.store.errors import StoreError, corrupt_error, error_from_sqlite
 from termchat.store.files import check_database_file, prepare_folder
 from termchat.store.models import Conversation, SearchHit, StoredMessage
+from termchat.store.rows import (
+    CONVERSATION_COLUMNS,
+    CONVERSATION_FIELDS,
+    MESSAGE_COLUMNS,
+    MESSAGE_COLUMN_COUNT,
+    METADATA_COLUMNS,
+    conversations_from_rows,
+    dump_json,
+    join_metadata,
+    messages_from_rows,
+    metadata_parameters,
+)
 from termchat.store.schema import SCHEMA_VERSION, migrate
-from termchat.store.text import clean_text, clean_value, make_title
+from termchat.store.text import clean_text, make_title
 from termchat.store.writers import current_writer, writer_is_gone
 
 logger = logging.getLogger(__name__)
@@ -40,10 +51,15 @@ ROLES = ("system", "user", "assistant")
 FINAL_STATUSES = ("complete", "stopped", "error")
 ALL_STATUSES = (*FINAL_STATUSES, "streaming")
 
-_CONVERSATION_COLUMNS = "id, title, created_at, updated_at, model, settings, message_count"
-_MESSAGE_COLUMNS = "id, conversation_id, role, content, created_at, status, metadata"
+
+_SEARCH_MESSAGE_COLUMNS = ", ".join(f"m.{name.strip()}" for name in MESSAGE_COLUMNS.split(","))
+_METADATA_NAMES = ", ".join(METADATA_COLUMNS)
+_METADATA_PLACEHOLDERS = ", ".join("?" for _column in METADATA_COLUMNS)
+_METADATA_ASSIGNMENTS = ", ".join(f"{name} = ?" for name in METADATA_COLUMNS)
+_SEARCH_CONVERSATION_COLUMNS = ", ".join(f"c.{name}" for name in CONVERSATION_FIELDS)
 
 ExportFormat = Literal["md", "json"]
+T = TypeVar("T")
 
 
 def open_store(
@@ -175,13 +191,21 @@ class Store:
             except sqlite3.Error as error:
                 raise self._error(error, action) from error
 
-    @contextmanager
-    def _read(self, action: str) -> Iterator[sqlite3.Connection]:
+    def _fetch(self, action: str, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one query and return all its rows; `action` names it in error messages."""
         with self._lock:
             try:
-                yield self._connection
+                return self._connection.execute(sql, parameters).fetchall()
             except sqlite3.Error as error:
                 raise self._error(error, action) from error
+
+    def _build(self, build: Callable[[list[tuple[Any, ...]]], list[T]], rows: list[tuple[Any, ...]]) -> list[T]:
+        """Turn rows into model objects; JSON that is not valid means the file was changed outside termchat."""
+        try:
+            return build(rows)
+        except ValueError as error:
+            logger.error("Store: invalid JSON in %s: %s", self._path, error)
+            raise corrupt_error(self._path) from error
 
     def _error(self, error: sqlite3.Error, action: str) -> StoreError:
         store_error = error_from_sqlite(error, self._path, action)
@@ -198,18 +222,19 @@ class Store:
             connection.execute(
                 "INSERT INTO conversations (id, title, created_at, updated_at, model, settings) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, clean_text(title), now, now, clean_text(model), _dump_json(settings)),
+                (conversation_id, clean_text(title), now, now, clean_text(model), dump_json(settings)),
             )
         logger.info("Store: created conversation %s (model %s)", conversation_id, model)
         return self.get_conversation(conversation_id)
 
     def get_conversation(self, conversation_id: str) -> Conversation:
         """Return the conversation with this exact id; raise StoreError(reason="not_found") if there is none."""
-        with self._read(_("read the conversation")) as connection:
-            row = connection.execute(
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-        if row is None:
+        rows = self._fetch(
+            _("read the conversation"),
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
+            (conversation_id,),
+        )
+        if not rows:
             raise StoreError(
                 _("No conversation with id {id}. Run 'termchat sessions list' to see the ids.").format(
                     id=conversation_id
@@ -217,7 +242,7 @@ class Store:
                 reason="not_found",
                 path=self._path,
             )
-        return _conversation(row)
+        return self._build(conversations_from_rows, rows)[0]
 
     def resolve_conversation(self, id_or_prefix: str) -> Conversation:
         """Return the conversation whose id is `id_or_prefix` or starts with it.
@@ -235,14 +260,14 @@ class Store:
             )
 
         shown = 10
-        with self._read(_("find the conversation")) as connection:
-            # The prefix holds only hex digits, so the range [prefix, prefix + "g") uses the primary key index.
-            rows = connection.execute(
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id >= ? AND id < ? "
-                "ORDER BY updated_at DESC LIMIT ?",
-                (prefix, prefix + "g", shown + 1),
-            ).fetchall()
-        matches = [_conversation(row) for row in rows]
+        # The prefix holds only hex digits, so the range [prefix, prefix + "g") uses the primary key index.
+        rows = self._fetch(
+            _("find the conversation"),
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id >= ? AND id < ? "
+            "ORDER BY updated_at DESC LIMIT ?",
+            (prefix, prefix + "g", shown + 1),
+        )
+        matches = self._build(conversations_from_rows, rows)
         exact = [conversation for conversation in matches if conversation.id == prefix]
         if exact:
             return exact[0]
@@ -275,13 +300,12 @@ class Store:
 
     def list_conversations(self, limit: int = 50, offset: int = 0) -> list[Conversation]:
         """Return conversations, most recent activity first."""
-        with self._read(_("list the conversations")) as connection:
-            rows = connection.execute(
-                f"SELECT {_CONVERSATION_COLUMNS} FROM conversations "
-                "ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
-                (limit, offset),
-            ).fetchall()
-        return [_conversation(row) for row in rows]
+        rows = self._fetch(
+            _("list the conversations"),
+            f"SELECT {CONVERSATION_COLUMNS} FROM conversations ORDER BY updated_at DESC, id LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return self._build(conversations_from_rows, rows)
 
     def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
         """Set the title; leading and trailing whitespace is removed. Renaming is not activity."""
@@ -304,7 +328,7 @@ class Store:
         with self._write(_("save the settings")) as connection:
             cursor = connection.execute(
                 "UPDATE conversations SET model = ?, settings = ?, updated_at = ? WHERE id = ?",
-                (clean_text(model), _dump_json(settings), self._clock(), conversation_id),
+                (clean_text(model), dump_json(settings), self._clock(), conversation_id),
             )
             self._require_row(cursor.rowcount, conversation_id)
         return self.get_conversation(conversation_id)
@@ -340,7 +364,7 @@ class Store:
         if status not in ALL_STATUSES:
             raise _invalid_status(status, self._path)
         content = clean_text(content)
-        metadata_json = _dump_json(metadata) if metadata is not None else None
+        metadata_values = metadata_parameters(metadata)
         now = self._clock()
         writer = self._writer
         with self._write(_("save the message")) as connection:
@@ -352,18 +376,19 @@ class Store:
                 )
             streaming = status == "streaming"
             cursor = connection.execute(
-                "INSERT INTO messages (conversation_id, role, content, created_at, status, metadata, "
-                "writer_pid, writer_host, writer_started) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (conversation_id, role, content, created_at, status, "
+                f"writer_pid, writer_host, writer_started, {_METADATA_NAMES}) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, {_METADATA_PLACEHOLDERS})",
                 (
                     conversation_id,
                     role,
                     content,
                     now,
                     status,
-                    metadata_json,
                     writer.pid if streaming else None,
                     writer.host if streaming else None,
                     writer.started if streaming else None,
+                    *metadata_values,
                 ),
             )
             message_id = cursor.lastrowid
@@ -375,7 +400,7 @@ class Store:
             content=content,
             created_at=now,
             status=status,  # type: ignore[arg-type]
-            metadata=json.loads(metadata_json) if metadata_json is not None else None,
+            metadata=join_metadata(metadata_values[0], metadata_values[1], metadata_values[2:]),
         )
 
     def start_reply(self, conversation_id: str) -> StoredMessage:
@@ -396,28 +421,25 @@ class Store:
         """Save the final text, status (`complete`, `stopped` or `error`) and metadata of a reply."""
         if status not in FINAL_STATUSES:
             raise _invalid_status(status, self._path)
+        metadata_values = metadata_parameters(metadata)
         now = self._clock()
         with self._write(_("save the reply")) as connection:
             conversation_id = self._message_conversation(connection, message_id)
             connection.execute(
-                "UPDATE messages SET content = ?, status = ?, metadata = ?, "
+                f"UPDATE messages SET content = ?, status = ?, {_METADATA_ASSIGNMENTS}, "
                 "writer_pid = NULL, writer_host = NULL, writer_started = NULL WHERE id = ?",
-                (
-                    clean_text(content),
-                    status,
-                    _dump_json(metadata) if metadata is not None else None,
-                    message_id,
-                ),
+                (clean_text(content), status, *metadata_values, message_id),
             )
             self._touch(connection, conversation_id, now)
         return self.get_message(message_id)
 
     def get_message(self, message_id: int) -> StoredMessage:
-        with self._read(_("read the message")) as connection:
-            row = connection.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)).fetchone()
-        if row is None:
+        rows = self._fetch(
+            _("read the message"), f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        )
+        if not rows:
             raise _message_not_found(message_id, self._path)
-        return _message(row)
+        return self._build(messages_from_rows, rows)[0]
 
     def delete_message(self, message_id: int) -> None:
         """Delete one message, as regenerate and edit-and-resend do with the last turn."""
@@ -440,18 +462,17 @@ class Store:
         if before_id is not None:
             where += " AND id < ?"
             parameters.append(before_id)
-        with self._read(_("read the messages")) as connection:
-            if limit is None:
-                rows = connection.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id", parameters
-                ).fetchall()
-            else:
-                rows = connection.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id DESC LIMIT ?",
-                    [*parameters, limit],
-                ).fetchall()
-                rows.reverse()
-        return [_message(row) for row in rows]
+        action = _("read the messages")
+        if limit is None:
+            rows = self._fetch(action, f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id", parameters)
+        else:
+            rows = self._fetch(
+                action,
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {where} ORDER BY id DESC LIMIT ?",
+                [*parameters, limit],
+            )
+            rows.reverse()
+        return self._build(messages_from_rows, rows)
 
     def count_messages(self, conversation_id: str) -> int:
         return self.get_conversation(conversation_id).message_count
@@ -488,10 +509,10 @@ class Store:
         open_store calls this. A reply streamed by a live process, this one
         included, is left alone.
         """
-        with self._read(_("check for interrupted replies")) as connection:
-            rows = connection.execute(
-                "SELECT id, writer_pid, writer_host, writer_started FROM messages WHERE status = 'streaming'"
-            ).fetchall()
+        rows = self._fetch(
+            _("check for interrupted replies"),
+            "SELECT id, writer_pid, writer_host, writer_started FROM messages WHERE status = 'streaming'",
+        )
         orphans = [row[0] for row in rows if writer_is_gone(row[1], row[2], row[3])]
         if not orphans:
             return 0
@@ -519,21 +540,22 @@ class Store:
         match = fts_query(query)
         if match is None:
             return []
-        conversation_columns = ", ".join(f"c.{name.strip()}" for name in _CONVERSATION_COLUMNS.split(","))
-        message_columns = ", ".join(f"m.{name.strip()}" for name in _MESSAGE_COLUMNS.split(","))
-        with self._read(_("search the messages")) as connection:
-            rows = connection.execute(
-                f"SELECT {message_columns}, {conversation_columns}, "
-                "snippet(messages_fts, 0, ?, ?, '…', 16) "
-                "FROM messages_fts "
-                "JOIN messages AS m ON m.id = messages_fts.rowid "
-                "JOIN conversations AS c ON c.id = m.conversation_id "
-                "WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?",
-                (snippet_start, snippet_end, match, limit),
-            ).fetchall()
+        rows = self._fetch(
+            _("search the messages"),
+            f"SELECT {_SEARCH_MESSAGE_COLUMNS}, {_SEARCH_CONVERSATION_COLUMNS}, "
+            "snippet(messages_fts, 0, ?, ?, '…', 16) "
+            "FROM messages_fts "
+            "JOIN messages AS m ON m.id = messages_fts.rowid "
+            "JOIN conversations AS c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?",
+            (snippet_start, snippet_end, match, limit),
+        )
+        split = MESSAGE_COLUMN_COUNT
+        messages = self._build(messages_from_rows, [row[:split] for row in rows])
+        conversations = self._build(conversations_from_rows, [row[split:-1] for row in rows])
         return [
-            SearchHit(conversation=_conversation(row[7:14]), message=_message(row[:7]), snippet=row[14])
-            for row in rows
+            SearchHit(conversation=conversation, message=message, snippet=row[-1])
+            for message, conversation, row in zip(messages, conversations, rows, strict=True)
         ]
 
     # Export and import
@@ -585,12 +607,12 @@ class Store:
                     document.created_at,
                     document.updated_at,
                     document.model,
-                    _dump_json(document.settings),
+                    dump_json(document.settings),
                 ),
             )
             connection.executemany(
-                "INSERT INTO messages (conversation_id, role, content, created_at, status, metadata) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages (conversation_id, role, content, created_at, status, {_METADATA_NAMES}) "
+                f"VALUES (?, ?, ?, ?, ?, {_METADATA_PLACEHOLDERS})",
                 [
                     (
                         conversation_id,
@@ -598,7 +620,7 @@ class Store:
                         message.content,
                         message.created_at,
                         message.status,
-                        _dump_json(message.metadata) if message.metadata is not None else None,
+                        *metadata_parameters(message.metadata),
                     )
                     for message in document.messages
                 ],
@@ -649,38 +671,4 @@ def _message_not_found(message_id: int, path: Path) -> StoreError:
         _("No message with id {id}. It may have been deleted in another window.").format(id=message_id),
         reason="not_found",
         path=path,
-    )
-
-
-def _dump_json(value: Any) -> str:
-    try:
-        return json.dumps(clean_value(value), ensure_ascii=True, separators=(",", ":"))
-    except (TypeError, ValueError) as error:
-        raise StoreError(
-            _("Invalid settings or metadata: {error}. Only JSON values can be saved.").format(error=error),
-            reason="invalid",
-        ) from error
-
-
-def _conversation(row: tuple[Any, ...]) -> Conversation:
-    return Conversation(
-        id=row[0],
-        title=row[1],
-        created_at=row[2],
-        updated_at=row[3],
-        model=row[4],
-        settings=json.loads(row[5]),
-        message_count=row[6],
-    )
-
-
-def _message(row: tuple[Any, ...]) -> StoredMessage:
-    return StoredMessage(
-        id=row[0],
-        conversation_id=row[1],
-        role=row[2],
-        content=row[3],
-        created_at=row[4],
-        status=row[5],
-        metadata=json.loads(row[6]) if row[6] is not None else None,
     )

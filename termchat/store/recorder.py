@@ -11,6 +11,7 @@ from typing import Any
 from termchat.store.database import FINAL_STATUSES, Store
 from termchat.store.errors import StoreError
 from termchat.store.models import StoredMessage
+from termchat.store.rows import split_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ class ConversationRecorder:
             raise RuntimeError("finish_reply() called without start_reply()")
         if status not in FINAL_STATUSES:
             raise ValueError(f"invalid reply status {status!r}; expected one of {', '.join(FINAL_STATUSES)}")
+        # Invalid metadata is a caller's bug, not a disk fault: raise it now instead of keeping it pending.
+        split_metadata(metadata)
         reply = self._reply
         reply.content = text
         reply.status = status

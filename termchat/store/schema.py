@@ -45,11 +45,26 @@ CREATE TRIGGER messages_count_delete AFTER DELETE ON messages BEGIN
 END;
 """
 
-# Version 2: the full-text index over message text, and the process that writes
-# a streaming reply, so that a later start can tell a crashed writer from a live one.
-# The index is an external-content FTS5 table kept in step by triggers; 'rebuild'
-# indexes the messages that a version-1 database already holds.
+# Version 2 adds three things.
+# - The full-text index: an external-content FTS5 table kept in step by
+#   triggers; 'rebuild' indexes the messages that a version-1 database holds.
+# - The process that writes a streaming reply, so that a later start can tell
+#   a crashed writer from a live one.
+# - The reply measurements as columns, which read much faster than JSON (see
+#   termchat.store.rows). They have no declared type, so SQLite stores each
+#   value as given. `metadata_keys` is a bit mask of the measurement columns
+#   that hold a key of the metadata; `metadata` keeps the other keys as JSON.
+#   Version-1 rows have a NULL mask and their whole metadata in `metadata`.
 _V2 = """
+ALTER TABLE messages ADD COLUMN metadata_keys INTEGER;
+ALTER TABLE messages ADD COLUMN tokens_in;
+ALTER TABLE messages ADD COLUMN tokens_out;
+ALTER TABLE messages ADD COLUMN time_to_first_token;
+ALTER TABLE messages ADD COLUMN tokens_per_second;
+ALTER TABLE messages ADD COLUMN stop_reason;
+ALTER TABLE messages ADD COLUMN turns_dropped;
+ALTER TABLE messages ADD COLUMN context_size;
+ALTER TABLE messages ADD COLUMN error;
 ALTER TABLE messages ADD COLUMN writer_pid INTEGER;
 ALTER TABLE messages ADD COLUMN writer_host TEXT;
 ALTER TABLE messages ADD COLUMN writer_started INTEGER;

@@ -187,3 +187,85 @@ def test_clean_text_leaves_valid_text() -> None:
     text = "plain \x00 😀 中文"
 
     assert clean_text(text) is text
+
+
+REPLY_METADATA = {
+    "tokens_in": 42,
+    "tokens_out": 7,
+    "time_to_first_token": 0.125,
+    "tokens_per_second": 18.5,
+    "stop_reason": "eos",
+    "turns_dropped": 0,
+    "context_size": 1024,
+    "error": None,
+    "settings": {"temperature": 0.7, "top_k": 50, "seed": None, "system_prompt": "Be brief."},
+}
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        None,
+        {},
+        REPLY_METADATA,
+        {"tokens_out": 3},
+        {"tokens_in": True, "tokens_out": 2**70, "tokens_per_second": float("inf"), "error": ["a", 1]},
+        {"time_to_first_token": 1, "stop_reason": "length", "extra": {"nested": {"deeper": [1, 2.5, None]}}},
+        {"error": "CUDA out of memory \ud800", "custom": "x"},
+    ],
+    ids=["none", "empty", "reply", "one-key", "odd-values", "nested", "surrogate"],
+)
+def test_metadata_round_trip(store: Store, database_path, metadata) -> None:
+    conversation = store.create_conversation("gpt2", {})
+    reply = store.start_reply(conversation.id)
+    finished = store.finish_reply(reply.id, "text", "complete", metadata)
+    added = store.add_message(conversation.id, "assistant", "again", metadata=metadata)
+    store.close()
+
+    with open_store(database_path) as reopened:
+        loaded = reopened.messages(conversation.id)
+
+    expected = None if metadata is None else clean_metadata(metadata)
+    assert finished.metadata == expected
+    assert added.metadata == expected
+    assert [message.metadata for message in loaded] == [expected, expected]
+    for message in loaded:
+        for key, value in (expected or {}).items():
+            assert type(message.metadata[key]) is type(value), key
+
+
+def clean_metadata(metadata: dict) -> dict:
+    return {key: clean_text(value) if isinstance(value, str) else value for key, value in metadata.items()}
+
+
+def test_reply_metadata_key_order(store: Store) -> None:
+    conversation = store.create_conversation("gpt2", {})
+
+    added = store.add_message(conversation.id, "assistant", "x", metadata=REPLY_METADATA)
+
+    assert list(store.messages(conversation.id)[0].metadata) == list(REPLY_METADATA)
+    assert list(added.metadata) == list(REPLY_METADATA)
+
+
+def test_metadata_copies_independent(store: Store) -> None:
+    conversation = store.create_conversation("gpt2", {"temperature": 0.5})
+    for _ in range(2):
+        store.add_message(conversation.id, "assistant", "x", metadata=REPLY_METADATA)
+
+    first, second = store.messages(conversation.id)
+    first.metadata["settings"]["temperature"] = 2.0
+    first.metadata["tokens_in"] = -1
+    store.get_conversation(conversation.id).settings["temperature"] = 9.0
+
+    assert second.metadata == REPLY_METADATA
+    assert store.messages(conversation.id)[0].metadata == REPLY_METADATA
+    assert store.get_conversation(conversation.id).settings == {"temperature": 0.5}
+
+
+def test_metadata_must_be_dict(store: Store) -> None:
+    conversation = store.create_conversation("gpt2", {})
+
+    with pytest.raises(StoreError) as caught:
+        store.add_message(conversation.id, "assistant", "x", metadata=["not", "a", "dict"])  # type: ignore[arg-type]
+
+    assert caught.value.reason == "invalid"

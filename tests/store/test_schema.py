@@ -24,8 +24,9 @@ def build_database(path: Path, version: int) -> None:
         "VALUES ('0123456789abcdef0123456789abcdef', 'user', 'remember the walrus', 1.5, 'complete')"
     )
     connection.execute(
-        "INSERT INTO messages (conversation_id, role, content, created_at, status) "
-        "VALUES ('0123456789abcdef0123456789abcdef', 'assistant', 'half a rep', 1.6, 'streaming')"
+        "INSERT INTO messages (conversation_id, role, content, created_at, status, metadata) "
+        "VALUES ('0123456789abcdef0123456789abcdef', 'assistant', 'half a rep', 1.6, 'streaming', "
+        "'{\"tokens_out\":3,\"settings\":{\"top_k\":40}}')"
     )
     connection.close()
 
@@ -77,6 +78,8 @@ def test_upgrade_keeps_data(tmp_path: Path, version: int) -> None:
     assert [message.content for message in messages] == ["remember the walrus", "half a rep"]
     # A reply that an old version left streaming has no recorded writer, so it counts as interrupted.
     assert messages[1].status == "stopped"
+    assert messages[0].metadata is None
+    assert messages[1].metadata == {"tokens_out": 3, "settings": {"top_k": 40}}
     assert [hit.message.id for hit in hits] == [messages[0].id]
 
 

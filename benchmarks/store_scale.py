@@ -1,0 +1,242 @@
+"""Measure the store at scale against the raw sqlite3 queries that return the same rows.
+
+Builds a database with 5,000 conversations of 4 messages and one conversation
+of 10,000 messages, then times three calls, each next to the raw query:
+
+- listing the 50 conversations with the most recent activity,
+- opening the 10,000-message conversation (the conversation and all its messages),
+- a full-text search over all messages (50 best matches with snippets).
+
+Each timing is the median of --repeat runs after one warm-up run. The script
+checks that both sides return the same rows and exits with status 1 when a
+termchat call takes more than --max-ratio times the raw query.
+
+    PYTHONPATH=. python benchmarks/store_scale.py [--repeat 15] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from termchat.store import Store, open_store
+from termchat.store.rows import clear_settings_cache, metadata_parameters
+
+SEARCH_WORD = "walrus"
+"""Planted in about 2% of messages, so the search ranks a few hundred matches."""
+
+
+def build_database(store: Store, conversations: int, long_messages: int, seed: int) -> str:
+    """Fill the store through its schema and triggers; return the id of the long conversation.
+
+    Rows go in through one raw transaction, because 30,000 separate commits
+    would measure the disk, not the store. The triggers still keep the
+    message counts and the full-text index in step.
+    """
+    rng = random.Random(seed)
+    vocabulary = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
+                  for _ in range(3000)]
+    default_settings = {"temperature": 0.7, "top_k": 50, "top_p": 0.95, "max_new_tokens": 256,
+                        "repetition_penalty": 1.1, "seed": None, "system_prompt": ""}
+
+    def conversation_settings() -> dict[str, Any]:
+        # Most conversations keep the defaults; about one in five changes a few settings.
+        if rng.random() < 0.8:
+            return dict(default_settings)
+        return dict(default_settings, temperature=round(rng.uniform(0.1, 1.5), 2),
+                    max_new_tokens=rng.choice([64, 128, 512]), seed=rng.randrange(1000),
+                    system_prompt=rng.choice(["", "Be brief.", "Answer in French."]))
+
+    def reply_metadata(settings: dict[str, Any]) -> dict[str, Any]:
+        # The engine's ReplyMetadata.to_dict() plus the settings used, as the chat app saves it.
+        tokens_out = rng.randint(5, 256)
+        return {"tokens_in": rng.randint(10, 900), "tokens_out": tokens_out,
+                "time_to_first_token": rng.uniform(0.05, 0.8), "tokens_per_second": rng.uniform(8.0, 40.0),
+                "stop_reason": rng.choice(["eos", "length", "turn_marker", "cancelled"]),
+                "turns_dropped": rng.choice([0, 0, 0, 2]), "context_size": 1024, "error": None,
+                "settings": settings}
+
+    def sentence() -> str:
+        words = rng.choices(vocabulary, k=rng.randint(8, 60))
+        if rng.random() < 0.02:
+            words[rng.randrange(len(words))] = SEARCH_WORD
+        return " ".join(words)
+
+    now = 1_700_000_000.0
+    connection = store.connection
+    connection.execute("BEGIN IMMEDIATE")
+    long_id = uuid.uuid4().hex
+    plans = [(uuid.uuid4().hex, 4) for _ in range(conversations)]
+    plans.insert(conversations // 2, (long_id, long_messages))
+    for conversation_id, count in plans:
+        now += 1.0
+        settings = conversation_settings()
+        connection.execute(
+            "INSERT INTO conversations (id, title, created_at, updated_at, model, settings) VALUES (?, ?, ?, ?, ?, ?)",
+            (conversation_id, sentence()[:60], now, now, "gpt2", json.dumps(settings)),
+        )
+        rows = []
+        for index in range(count):
+            now += 0.001
+            role = "user" if index % 2 == 0 else "assistant"
+            metadata = reply_metadata(settings) if role == "assistant" else None
+            rows.append((conversation_id, role, sentence(), now, "complete", *metadata_parameters(metadata)))
+        connection.executemany(
+            "INSERT INTO messages (conversation_id, role, content, created_at, status, metadata, metadata_keys, "
+            "tokens_in, tokens_out, time_to_first_token, tokens_per_second, stop_reason, turns_dropped, "
+            "context_size, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        connection.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", (now, conversation_id))
+    connection.execute("COMMIT")
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.execute("ANALYZE")
+    return long_id
+
+
+def median_seconds(call: Callable[[], Any], repeat: int) -> float:
+    call()
+    timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def machine_description() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{model}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
+
+
+def run(folder: Path, conversations: int, long_messages: int, repeat: int, max_ratio: float) -> bool:
+    database = folder / "termchat.db"
+    store = open_store(database)
+    start = time.perf_counter()
+    long_id = build_database(store, conversations, long_messages, seed=1)
+    build_seconds = time.perf_counter() - start
+    raw = sqlite3.connect(database, isolation_level=None)
+    size_mb = database.stat().st_size / 1e6
+
+    conversation_columns = "id, title, created_at, updated_at, model, settings, message_count"
+    message_columns = ("id, conversation_id, role, content, created_at, status, metadata, metadata_keys, "
+                       "tokens_in, tokens_out, time_to_first_token, tokens_per_second, stop_reason, "
+                       "turns_dropped, context_size, error")
+    match = f'"{SEARCH_WORD}"'
+
+    def raw_list() -> list[tuple[Any, ...]]:
+        return raw.execute(
+            f"SELECT {conversation_columns} FROM conversations ORDER BY updated_at DESC, id LIMIT 50"
+        ).fetchall()
+
+    def raw_open() -> list[tuple[Any, ...]]:
+        raw.execute(f"SELECT {conversation_columns} FROM conversations WHERE id = ?", (long_id,)).fetchone()
+        return raw.execute(
+            f"SELECT {message_columns} FROM messages WHERE conversation_id = ? ORDER BY id", (long_id,)
+        ).fetchall()
+
+    def raw_search() -> list[tuple[Any, ...]]:
+        return raw.execute(
+            f"SELECT {', '.join('m.' + name.strip() for name in message_columns.split(','))}, "
+            "c.id, c.title, c.created_at, c.updated_at, c.model, c.settings, c.message_count, "
+            "snippet(messages_fts, 0, '**', '**', '…', 16) "
+            "FROM messages_fts JOIN messages AS m ON m.id = messages_fts.rowid "
+            "JOIN conversations AS c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT 50",
+            (match,),
+        ).fetchall()
+
+    def store_open() -> list[Any]:
+        store.get_conversation(long_id)
+        return store.messages(long_id)
+
+    cases = [
+        ("list the 50 most recent conversations", lambda: store.list_conversations(50), raw_list,
+         lambda ours, theirs: [c.id for c in ours] == [row[0] for row in theirs]),
+        (f"open the {long_messages:,}-message conversation", store_open, raw_open,
+         lambda ours, theirs: [(m.id, m.content) for m in ours] == [(row[0], row[3]) for row in theirs]),
+        (f"search all messages for '{SEARCH_WORD}' (50 hits)", lambda: store.search(SEARCH_WORD), raw_search,
+         lambda ours, theirs: [(h.message.id, h.snippet) for h in ours] == [(row[0], row[-1]) for row in theirs]),
+    ]
+
+    total_messages = raw.execute("SELECT count(*) FROM messages").fetchone()[0]
+    matches = raw.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", (match,)).fetchone()[0]
+    print(f"Machine: {machine_description()}")
+    print(f"Database: {conversations + 1:,} conversations, {total_messages:,} messages, {size_mb:.1f} MB, "
+          f"built in {build_seconds:.1f} s; '{SEARCH_WORD}' is in {matches:,} messages")
+    print(f"Median of {repeat} runs after one warm-up run.")
+    print()
+    print("| Operation | termchat (ms) | raw sqlite3 (ms) | ratio |")
+    print("|---|---:|---:|---:|")
+
+    within = True
+    for name, ours, theirs, same_rows in cases:
+        if not same_rows(ours(), theirs()):
+            print(f"{name}: termchat and the raw query returned different rows", file=sys.stderr)
+            within = False
+        ours_seconds = median_seconds(ours, repeat)
+        raw_seconds = median_seconds(theirs, repeat)
+        ratio = ours_seconds / raw_seconds
+        within = within and ratio <= max_ratio
+        print(f"| {name} | {ours_seconds * 1000:.2f} | {raw_seconds * 1000:.2f} | {ratio:.2f} |")
+
+    page_seconds = median_seconds(lambda: store.messages(long_id, limit=100), repeat)
+
+    def list_uncached() -> list[Any]:
+        clear_settings_cache()
+        return store.list_conversations(50)
+
+    uncached_seconds = median_seconds(list_uncached, repeat)
+    print()
+    print(f"Listing with the settings cache cleared before each call (a first listing): "
+          f"{uncached_seconds * 1000:.2f} ms")
+    print(f"Loading only the newest 100 messages of the long conversation (the chat app's first page): "
+          f"{page_seconds * 1000:.2f} ms")
+    raw.close()
+    store.close()
+    return within
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--conversations", type=int, default=5000, help="Short conversations to create.")
+    parser.add_argument("--long-messages", type=int, default=10_000, help="Messages in the long conversation.")
+    parser.add_argument("--repeat", type=int, default=15, help="Timed runs per operation; the median is reported.")
+    parser.add_argument("--max-ratio", type=float, default=2.0, help="Maximum allowed termchat / raw time ratio.")
+    parser.add_argument("--keep", type=Path, help="Build the database in this folder and keep it.")
+    arguments = parser.parse_args()
+
+    if arguments.keep is not None:
+        arguments.keep.mkdir(parents=True, exist_ok=True)
+        ok = run(arguments.keep, arguments.conversations, arguments.long_messages, arguments.repeat, arguments.max_ratio)
+    else:
+        with tempfile.TemporaryDirectory(prefix="termchat-bench-") as folder:
+            ok = run(Path(folder), arguments.conversations, arguments.long_messages, arguments.repeat,
+                     arguments.max_ratio)
+    if not ok:
+        print(f"FAILED: a termchat call took more than {arguments.max_ratio}x the raw query.", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
