@@ -99,14 +99,14 @@ def trained_gpt2_dir(tiny_gpt2_dir: Path, tmp_path_factory: pytest.TempPathFacto
 
     torch.manual_seed(0)
     ids = torch.tensor([tokenizer(TRAINED_TEXT)["input_ids"]])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for _step in range(200):
         loss = model(ids, labels=ids).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if loss.item() < 0.02:
+        if loss.item() < 0.05:
             break
     assert loss.item() < 0.1, f"the tiny model did not learn its text (loss {loss.item():.3f})"
     model.save_pretrained(folder)

@@ -175,7 +175,7 @@ def _load_error(spec: ModelSpec, error: BaseException, *, weights: bool) -> Mode
             _("Out of memory while loading '{model}' on {device}; choose a smaller model, --dtype float16 "
               "or bfloat16, or --device cpu.").format(model=spec.model, device=spec.device)
         )
-    if "trust_remote_code" in text:
+    if "trust_remote_code" in str(error):
         return ModelLoadError(
             _("'{model}' needs its own Python code to load; pass --trust-remote-code if you trust "
               "its authors.").format(model=spec.model)

@@ -1,8 +1,8 @@
 """ChatBackend for transformers causal LMs: `model.generate` runs in a worker thread.
 
 The worker pushes text deltas into a queue that `TransformersReplyStream`
-reads. Stopping criteria end generation on cancel and on a stop marker; both
-are checked after every token.
+reads. A stopping criterion receives every new token, decodes it, and ends
+generation on cancel or on a stop marker.
 """
 
 from __future__ import annotations
@@ -95,39 +95,24 @@ class TransformersBackend:
         return {"generation_config": GenerationConfig(**values)}
 
 
-class _Sink:
-    """The `streamer` passed to `generate`; runs in the worker thread.
-
-    `generate` calls `put` with the prompt first, then once per new token,
-    before it checks the stopping criteria for that token.
-    """
-
-    def __init__(self, stream: TransformersReplyStream) -> None:
-        self.stream = stream
-        self.prompt_seen = False
-
-    def put(self, value: Any) -> None:
-        if not self.prompt_seen:
-            self.prompt_seen = True
-            return
-        self.stream.on_tokens(value.reshape(-1).tolist())
-
-    def end(self) -> None:
-        pass
-
-
 def _make_stopping_criteria(stream: TransformersReplyStream) -> Any:
     import torch
     from transformers import StoppingCriteria, StoppingCriteriaList
 
-    class StopOnCancelOrMarker(StoppingCriteria):
-        """Stop after the current token when the user cancels or a stop marker appears."""
+    class StreamAndStop(StoppingCriteria):
+        """Hand each new token to the stream, then stop on cancel or a stop marker.
+
+        transformers 5.25 calls stopping criteria right after appending a token
+        and before it calls a `streamer`, so tokens are taken here: a marker
+        or a cancel then ends generation before another forward pass.
+        """
 
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            stream.on_tokens([int(input_ids[0, -1])])
             done = stream.cancel.is_set() or stream.text_filter.marker_found
             return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
-    return StoppingCriteriaList([StopOnCancelOrMarker()])
+    return StoppingCriteriaList([StreamAndStop()])
 
 
 _END = object()
@@ -240,7 +225,6 @@ class TransformersReplyStream(ReplyStream):
         self._backend.model.generate(
             input_ids=input_ids,
             attention_mask=torch.ones_like(input_ids),
-            streamer=_Sink(self),
             stopping_criteria=_make_stopping_criteria(self),
             **kwargs,
         )
