@@ -7,7 +7,9 @@ of 10,000 messages, then times three calls, each next to the raw query:
 - opening the 10,000-message conversation (the conversation and all its messages),
 - a full-text search over all messages (50 best matches with snippets).
 
-Each timing is the median of --repeat runs after one warm-up run. The script
+Each timing is the median of --repeat runs after one warm-up run; the
+termchat call and the raw query run alternately, so that load from other
+processes affects both alike. The script
 checks that both sides return the same rows and exits with status 1 when a
 termchat call takes more than --max-ratio times the raw query.
 
@@ -116,6 +118,22 @@ def median_seconds(call: Callable[[], Any], repeat: int) -> float:
     return statistics.median(timings)
 
 
+def paired_median_seconds(first: Callable[[], Any], second: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Time the two calls alternately, so a change in machine load affects both alike; return both medians."""
+    first()
+    second()
+    first_timings = []
+    second_timings = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        first()
+        first_timings.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        second()
+        second_timings.append(time.perf_counter() - start)
+    return statistics.median(first_timings), statistics.median(second_timings)
+
+
 def machine_description() -> str:
     model = platform.processor() or platform.machine()
     try:
@@ -184,7 +202,7 @@ def run(folder: Path, conversations: int, long_messages: int, repeat: int, max_r
     print(f"Machine: {machine_description()}")
     print(f"Database: {conversations + 1:,} conversations, {total_messages:,} messages, {size_mb:.1f} MB, "
           f"built in {build_seconds:.1f} s; '{SEARCH_WORD}' is in {matches:,} messages")
-    print(f"Median of {repeat} runs after one warm-up run.")
+    print(f"Median of {repeat} alternating runs after one warm-up run.")
     print()
     print("| Operation | termchat (ms) | raw sqlite3 (ms) | ratio |")
     print("|---|---:|---:|---:|")
@@ -194,8 +212,7 @@ def run(folder: Path, conversations: int, long_messages: int, repeat: int, max_r
         if not same_rows(ours(), theirs()):
             print(f"{name}: termchat and the raw query returned different rows", file=sys.stderr)
             within = False
-        ours_seconds = median_seconds(ours, repeat)
-        raw_seconds = median_seconds(theirs, repeat)
+        ours_seconds, raw_seconds = paired_median_seconds(ours, theirs, repeat)
         ratio = ours_seconds / raw_seconds
         within = within and ratio <= max_ratio
         print(f"| {name} | {ours_seconds * 1000:.2f} | {raw_seconds * 1000:.2f} | {ratio:.2f} |")

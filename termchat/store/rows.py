@@ -146,7 +146,7 @@ def join_metadata(rest: str | None, mask: int | None, values: tuple[Any, ...]) -
     else:
         metadata = dict(compress(zip(METRIC_KEYS, values, strict=True), _mask_selectors(mask)))
     if rest is not None:
-        metadata.update(_shared_json(rest))
+        _add_shared_json(metadata, rest)
     return metadata
 
 
@@ -172,20 +172,31 @@ def _mask_selectors(mask: int) -> tuple[bool, ...]:
 
 
 @lru_cache(maxsize=256)
-def _parse_shared(text: str) -> tuple[dict[str, Any], bool]:
-    """Parse JSON that many rows share; also return whether two levels of dict() copy it fully."""
+def _parse_shared(text: str) -> tuple[dict[str, Any], tuple[str, ...] | None]:
+    """Parse a JSON object that many rows share, such as {"settings": {...}}.
+
+    Also returns the keys whose values are dicts of scalars, or None when some
+    value is nested deeper, so that the caller knows how to copy it.
+    """
     value = json.loads(text)
-    simple = all(_is_scalar(item) or (type(item) is dict and all(map(_is_scalar, item.values())))
-                 for item in value.values())
-    return value, simple
+    nested = []
+    for key, item in value.items():
+        if type(item) is dict and all(map(_is_scalar, item.values())):
+            nested.append(key)
+        elif not _is_scalar(item):
+            return value, None
+    return value, tuple(nested)
 
 
-def _shared_json(text: str) -> dict[str, Any]:
-    value, simple = _parse_shared(text)
-    if not simple:
-        return json.loads(text)
-    # Values are scalars or dicts of scalars, so copying two levels gives the caller its own objects.
-    return {key: dict(item) if type(item) is dict else item for key, item in value.items()}
+def _add_shared_json(metadata: dict[str, Any], text: str) -> None:
+    """Add the keys of the JSON object `text` to `metadata`, as objects that belong to `metadata` alone."""
+    value, nested = _parse_shared(text)
+    if nested is None:
+        metadata.update(json.loads(text))
+        return
+    metadata.update(value)
+    for key in nested:
+        metadata[key] = metadata[key].copy()
 
 
 def _is_scalar(value: Any) -> bool:
@@ -220,11 +231,17 @@ def messages_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[StoredMessage]:
         set_content(message, row[3])
         set_created(message, row[4])
         set_status(message, row[5])
+        # The common cases are inlined because this loop runs once per message.
         mask = row[7]
-        if mask is None and row[6] is None:
-            set_metadata(message, None)
+        if mask == _ALL_METRICS:
+            metadata = dict(zip(METRIC_KEYS, row[_METRICS_START:]))
+            if row[6] is not None:
+                _add_shared_json(metadata, row[6])
+        elif mask is None and row[6] is None:
+            metadata = None
         else:
-            set_metadata(message, join_metadata(row[6], mask, row[_METRICS_START:]))
+            metadata = join_metadata(row[6], mask, row[_METRICS_START:])
+        set_metadata(message, metadata)
         messages.append(message)
     return messages
 
