@@ -7,7 +7,7 @@ of 10,000 messages, then times three calls, each next to the raw query:
 - opening the 10,000-message conversation (the conversation and all its messages),
 - a full-text search over all messages (50 best matches with snippets).
 
-Each timing is the median of --repeat runs after one warm-up run; the
+Each timing is the median of --repeat runs after one warm-up run. The
 termchat call and the raw query run alternately, so that load from other
 processes affects both alike. The script
 checks that both sides return the same rows and exits with status 1 when a
@@ -41,7 +41,7 @@ SEARCH_WORD = "walrus"
 
 
 def build_database(store: Store, conversations: int, long_messages: int, seed: int) -> str:
-    """Fill the store through its schema and triggers; return the id of the long conversation.
+    """Fill the store through its schema and triggers, and return the id of the long conversation.
 
     Rows go in through one raw transaction, because 30,000 separate commits
     would measure the disk, not the store. The triggers still keep the
@@ -119,7 +119,7 @@ def median_seconds(call: Callable[[], Any], repeat: int) -> float:
 
 
 def paired_median_seconds(first: Callable[[], Any], second: Callable[[], Any], repeat: int) -> tuple[float, float]:
-    """Time the two calls alternately, so a change in machine load affects both alike; return both medians."""
+    """Time the two calls alternately and return both medians, so a change in machine load affects both alike."""
     first()
     second()
     first_timings = []
@@ -238,7 +238,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=5000, help="Short conversations to create.")
     parser.add_argument("--long-messages", type=int, default=10_000, help="Messages in the long conversation.")
-    parser.add_argument("--repeat", type=int, default=15, help="Timed runs per operation; the median is reported.")
+    parser.add_argument("--repeat", type=int, default=15, help="Timed runs per operation. The median is reported.")
     parser.add_argument("--max-ratio", type=float, default=2.0, help="Maximum allowed termchat / raw time ratio.")
     parser.add_argument("--keep", type=Path, help="Build the database in this folder and keep it.")
     arguments = parser.parse_args()

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 EXIT_FAILURE = 1
 
 # Private-use characters mark search matches in snippets, because they cannot
-# clash with message text that is shown; they become bold on a terminal.
+# clash with message text that is shown. They become bold on a terminal.
 _MATCH_START = "\ue000"
 _MATCH_END = "\ue001"
 _BOLD = "\x1b[1m"
@@ -171,7 +171,7 @@ def delete_command(
     conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Conversation id or a unique prefix of it.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking for confirmation.")] = False,
 ) -> None:
-    """Delete a conversation and all its messages; asks first unless --yes is given."""
+    """Delete a conversation and all its messages, after a confirmation prompt unless --yes is given."""
     with _open(ctx) as store:
         conversation = _resolve(ctx, store, conversation_id)
         if not yes:
@@ -286,7 +286,7 @@ def _run(ctx: typer.Context, call):  # type: ignore[no-untyped-def]
 
 
 def _fail(ctx: typer.Context, message: str, error: BaseException | None = None) -> NoReturn:
-    """Print `message` on stderr and exit with status 1; with --debug, also print the traceback."""
+    """Print `message` on stderr and exit with status 1. With --debug, print the traceback first."""
     if error is not None:
         logger.error("sessions: %s", message, exc_info=error)
         if _debug(ctx):

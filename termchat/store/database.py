@@ -45,7 +45,7 @@ BUSY_TIMEOUT_SECONDS = 10.0
 """Default maximum seconds a write waits for another process's write lock before it fails as "locked"."""
 
 SHORT_ID_LENGTH = 8
-"""Characters of a conversation id shown in lists; commands accept any unique prefix."""
+"""Characters of a conversation id shown in lists. Commands accept any unique prefix."""
 
 ROLES = ("system", "user", "assistant")
 FINAL_STATUSES = ("complete", "stopped", "error")
@@ -126,7 +126,7 @@ def _configure(connection: sqlite3.Connection, path: Path, busy_timeout: float) 
 
     mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if str(mode).lower() != "wal":
-        # Some network file systems do not support WAL; SQLite then keeps its old mode.
+        # Some network file systems do not support WAL, and SQLite then keeps its old mode.
         logger.warning("SQLite kept journal mode %s for %s instead of WAL", mode, path)
     # FULL syncs the log on every commit, so a committed message survives a power cut.
     connection.execute("PRAGMA synchronous = FULL")
@@ -152,7 +152,7 @@ class Store:
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """The underlying connection, for tests and benchmarks; writes must go through Store methods."""
+        """The underlying connection, for tests and benchmarks. Writes must go through Store methods."""
         return self._connection
 
     def close(self) -> None:
@@ -169,7 +169,7 @@ class Store:
 
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """Run the block as one IMMEDIATE transaction; `action` names it in error messages.
+        """Run the block as one IMMEDIATE transaction. `action` names it in error messages.
 
         IMMEDIATE takes the write lock at BEGIN, where SQLite waits for the busy
         timeout. A deferred transaction that reads first and then writes can
@@ -192,7 +192,7 @@ class Store:
                 raise self._error(error, action) from error
 
     def _fetch(self, action: str, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one query and return all its rows; `action` names it in error messages."""
+        """Run one query and return all its rows. `action` names it in error messages."""
         with self._lock:
             try:
                 return self._connection.execute(sql, parameters).fetchall()
@@ -200,7 +200,7 @@ class Store:
                 raise self._error(error, action) from error
 
     def _build(self, build: Callable[[list[tuple[Any, ...]]], list[T]], rows: list[tuple[Any, ...]]) -> list[T]:
-        """Turn rows into model objects; JSON that is not valid means the file was changed outside termchat."""
+        """Turn rows into model objects, raising StoreError(reason="corrupt") for invalid JSON in a row."""
         try:
             return build(rows)
         except ValueError as error:
@@ -228,7 +228,7 @@ class Store:
         return self.get_conversation(conversation_id)
 
     def get_conversation(self, conversation_id: str) -> Conversation:
-        """Return the conversation with this exact id; raise StoreError(reason="not_found") if there is none."""
+        """Return the conversation with this exact id, or raise StoreError(reason="not_found")."""
         rows = self._fetch(
             _("read the conversation"),
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?",
@@ -259,13 +259,13 @@ class Store:
                 path=self._path,
             )
 
-        shown = 10
-        # The prefix holds only hex digits, so the range [prefix, prefix + "g") uses the primary key index.
+        max_candidates = 10
+        # The prefix contains only hex digits, so the range [prefix, prefix + "g") uses the primary key index.
         rows = self._fetch(
             _("find the conversation"),
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id >= ? AND id < ? "
             "ORDER BY updated_at DESC LIMIT ?",
-            (prefix, prefix + "g", shown + 1),
+            (prefix, prefix + "g", max_candidates + 1),
         )
         matches = self._build(conversations_from_rows, rows)
         exact = [conversation for conversation in matches if conversation.id == prefix]
@@ -282,9 +282,9 @@ class Store:
             )
         candidates = "; ".join(
             f"{short_id(conversation.id)} {conversation.title or _('(untitled)')!r}"
-            for conversation in matches[:shown]
+            for conversation in matches[:max_candidates]
         )
-        if len(matches) > shown:
+        if len(matches) > max_candidates:
             candidates += "; …"
         raise StoreError(
             _("The id prefix {prefix!r} matches several conversations: {candidates}. "
@@ -308,7 +308,7 @@ class Store:
         return self._build(conversations_from_rows, rows)
 
     def rename_conversation(self, conversation_id: str, title: str) -> Conversation:
-        """Set the title; leading and trailing whitespace is removed. Renaming is not activity."""
+        """Set the title without its leading and trailing whitespace. Renaming does not count as activity."""
         with self._write(_("rename the conversation")) as connection:
             cursor = connection.execute(
                 "UPDATE conversations SET title = ? WHERE id = ?", (clean_text(title).strip(), conversation_id)
@@ -324,7 +324,7 @@ class Store:
         logger.info("Store: deleted conversation %s", conversation_id)
 
     def update_conversation_settings(self, conversation_id: str, model: str, settings: dict[str, Any]) -> Conversation:
-        """Save the model and settings the conversation continues with; this counts as activity."""
+        """Save the model and settings that the conversation continues with, which counts as activity."""
         with self._write(_("save the settings")) as connection:
             cursor = connection.execute(
                 "UPDATE conversations SET model = ?, settings = ?, updated_at = ? WHERE id = ?",
@@ -504,7 +504,7 @@ class Store:
     # Crash recovery
 
     def recover_interrupted_replies(self) -> int:
-        """Mark `stopped` every streaming reply whose writer process is gone; return how many.
+        """Mark `stopped` every streaming reply whose writer process is gone, and return how many there were.
 
         open_store calls this. A reply streamed by a live process, this one
         included, is left alone.

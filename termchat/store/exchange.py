@@ -83,7 +83,7 @@ def to_json(conversation: Conversation, messages: list[StoredMessage]) -> str:
 
 
 def to_markdown(conversation: Conversation, messages: list[StoredMessage]) -> str:
-    """Render the conversation as Markdown for reading; it cannot be imported back."""
+    """Render the conversation as Markdown for reading. Markdown cannot be imported back."""
     role_names = {"system": _("System"), "user": _("User"), "assistant": _("Assistant")}
     lines = [
         f"# {conversation.title or _('(untitled)')}",
@@ -114,7 +114,7 @@ def format_time(timestamp: float) -> str:
 
 
 def from_json(text: str) -> ImportedConversation:
-    """Parse and validate a JSON export; raise StoreError(reason="invalid") naming the bad field."""
+    """Parse and validate a JSON export, or raise StoreError(reason="invalid") naming the invalid field."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

@@ -20,7 +20,7 @@ _HEADER_SIZE = 100
 
 
 def prepare_folder(folder: Path) -> None:
-    """Create the database folder if needed; raise StoreError if that fails or it is not writable."""
+    """Create the database folder if needed, and raise StoreError if that fails or the folder is not writable."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

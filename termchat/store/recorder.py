@@ -28,7 +28,7 @@ class _Entry:
     status: str
     metadata: dict[str, Any] | None = None
     message_id: int | None = None
-    """Row id once the message is inserted; None while the insert is pending."""
+    """Row id once the message is inserted, or None while the insert is pending."""
     saved_content: str | None = None
     saved_status: str | None = None
     stored: StoredMessage | None = field(default=None, repr=False)
@@ -87,14 +87,14 @@ class ConversationRecorder:
 
     @property
     def reply_text(self) -> str:
-        """Text of the reply being recorded so far; empty when no reply is open."""
+        """Text of the open reply so far, or "" when no reply is open."""
         return self._reply.content if self._reply is not None else ""
 
     def add_user_message(self, text: str) -> StoredMessage | None:
         """Save the user's message now, before generation starts.
 
         Returns the stored message, or None when the write failed; the text
-        is then kept in memory and `last_error` says why.
+        is then kept in memory and `last_error` describes the failure.
         """
         entry = _Entry(role="user", content=text, status="complete")
         self._entries.append(entry)
@@ -110,7 +110,7 @@ class ConversationRecorder:
         self.flush()
 
     def append_reply(self, delta: str) -> None:
-        """Add streamed text to the open reply; save it if `save_interval` has passed since the last write."""
+        """Add streamed text to the open reply, and save it if `save_interval` has passed since the last write."""
         if self._reply is None:
             raise RuntimeError("append_reply() called without start_reply()")
         self._reply.content += delta
@@ -140,10 +140,10 @@ class ConversationRecorder:
         return reply.stored if reply.saved else None
 
     def flush(self) -> bool:
-        """Write everything pending, oldest first; return True when nothing is pending afterwards.
+        """Write everything pending, oldest first, and return True when nothing is pending afterwards.
 
         Stops at the first failure, so a reply is never saved before the user
-        message it answers.
+        message that it replies to.
         """
         self._last_attempt = self._clock()
         for entry in self._entries:

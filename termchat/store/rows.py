@@ -47,14 +47,14 @@ METADATA_COLUMNS = ("metadata", "metadata_keys", *METRIC_KEYS)
 """The message columns that together hold a message's metadata."""
 
 CONVERSATION_COLUMNS = ", ".join(CONVERSATION_FIELDS)
-# `metadata` holds the keys that are not in a measurement column; see split_metadata.
+# The `metadata` column contains the keys that are not in a measurement column (see split_metadata).
 MESSAGE_COLUMNS = ", ".join((*MESSAGE_FIELDS, "metadata_keys", *METRIC_KEYS))
 MESSAGE_COLUMN_COUNT = len(MESSAGE_FIELDS) + 1 + len(METRIC_KEYS)
 _METRICS_START = len(MESSAGE_FIELDS) + 1
 _ALL_METRICS = (1 << len(METRIC_KEYS)) - 1
 
-# The builders below set exactly these slots; a field added to a model must be
-# added to the query and here, or the import fails at once instead of leaving a slot unset.
+# The builders below set exactly these slots. A field added to a model must also be
+# added to the query and here. Until then this import fails, so no slot is left unset.
 if tuple(field.name for field in fields(Conversation)) != CONVERSATION_FIELDS:
     raise ImportError("termchat.store.rows: Conversation fields changed; update CONVERSATION_FIELDS")
 if tuple(field.name for field in fields(StoredMessage)) != MESSAGE_FIELDS:
@@ -73,7 +73,7 @@ _MESSAGE_SETTERS = _slot_setters(StoredMessage, MESSAGE_FIELDS)
 
 
 def dump_json(value: Any) -> str:
-    """Serialise settings or metadata for storage; raise StoreError(reason="invalid") for non-JSON values."""
+    """Serialise settings or metadata for storage, or raise StoreError(reason="invalid") for non-JSON values."""
     try:
         return json.dumps(clean_value(value), ensure_ascii=True, separators=(",", ":"))
     except (TypeError, ValueError) as error:

@@ -2,8 +2,8 @@
 
 MIGRATIONS[n] turns a version-n database into version n + 1, so the schema
 version of a database is the number of migrations applied to it. A new version
-is one more entry at the end; never edit an entry that has been released,
-because databases in the field have already run it.
+is one more entry at the end. Never edit a released entry, because databases
+in the field have already run it.
 """
 
 from __future__ import annotations
@@ -47,13 +47,13 @@ END;
 
 # Version 2 adds three things.
 # - The full-text index: an external-content FTS5 table kept in step by
-#   triggers; 'rebuild' indexes the messages that a version-1 database holds.
+#   triggers. 'rebuild' indexes the messages that a version-1 database contains.
 # - The process that writes a streaming reply, so that a later start can tell
 #   a crashed writer from a live one.
 # - The reply measurements as columns, which read much faster than JSON (see
 #   termchat.store.rows). They have no declared type, so SQLite stores each
 #   value as given. `metadata_keys` is a bit mask of the measurement columns
-#   that hold a key of the metadata; `metadata` keeps the other keys as JSON.
+#   that contain a key of the metadata, and `metadata` keeps the other keys as JSON.
 #   Version-1 rows have a NULL mask and their whole metadata in `metadata`.
 _V2 = """
 ALTER TABLE messages ADD COLUMN metadata_keys INTEGER;
@@ -125,7 +125,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def migrate(connection: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply the migrations from the database's version up to `target`; return the version before.
+    """Apply the migrations from the database's version up to `target`, and return the version before.
 
     Each migration runs in its own IMMEDIATE transaction together with the
     version bump, so a crash leaves the database at a complete version. The

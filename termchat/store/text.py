@@ -24,7 +24,7 @@ def clean_text(text: str) -> str:
     """
     if _SURROGATE.search(text) is None:
         return text
-    # Encoding with surrogatepass keeps every code unit; decoding then joins valid
+    # Encoding with surrogatepass keeps every code unit. Decoding then joins valid
     # pairs and replaces each lone surrogate with U+FFFD.
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 

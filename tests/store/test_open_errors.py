@@ -85,8 +85,8 @@ def test_damaged_pages_raise_store_error(tmp_path: Path) -> None:
 
 
 def test_read_only_mode_bits(tmp_path: Path) -> None:
-    # The tests may run as root, who can write a 0444 file anyway; the store
-    # checks the permission bits itself, so this path is exercised for any user.
+    # Root can write a 0444 file anyway. The store checks the permission bits
+    # itself, so this test exercises the same path whoever runs it.
     path = tmp_path / "termchat.db"
     make_database(path, messages=1)
     path.chmod(0o444)

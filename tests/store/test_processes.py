@@ -15,8 +15,8 @@ from termchat.store.writers import current_writer, writer_is_gone
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
-# Writes one conversation of MESSAGES turns through a recorder, starting when
-# stdin says "go", and prints a JSON report with every error the recorder saw.
+# Writes one conversation of `turns` exchanges through a recorder once it reads a
+# line on stdin, then prints a JSON report with every error the recorder saw.
 CONCURRENT_WRITER = textwrap.dedent(
     """
     import json, sys
