@@ -18,16 +18,12 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from termchat.i18n import _
-from termchat.paths import resolve_paths
 from termchat.store import exchange
 from termchat.store.errors import StoreError, corrupt_error, error_from_sqlite
-from termchat.store.files import check_database_file, prepare_folder
 from termchat.store.models import Conversation, SearchHit, StoredMessage
 from termchat.store.rows import (
     CONVERSATION_COLUMNS,
-    CONVERSATION_FIELDS,
     MESSAGE_COLUMNS,
-    MESSAGE_COLUMN_COUNT,
     METADATA_COLUMNS,
     conversations_from_rows,
     dump_json,
@@ -35,14 +31,11 @@ from termchat.store.rows import (
     messages_from_rows,
     metadata_parameters,
 )
-from termchat.store.schema import SCHEMA_VERSION, migrate
+from termchat.store.search import SEARCH_SQL, fts_query, hits_from_rows
 from termchat.store.text import clean_text, make_title
 from termchat.store.writers import current_writer, writer_is_gone
 
 logger = logging.getLogger(__name__)
-
-BUSY_TIMEOUT_SECONDS = 10.0
-"""Default maximum seconds a write waits for another process's write lock before it fails as "locked"."""
 
 SHORT_ID_LENGTH = 8
 """Characters of a conversation id shown in lists. Commands accept any unique prefix."""
@@ -52,84 +45,12 @@ FINAL_STATUSES = ("complete", "stopped", "error")
 ALL_STATUSES = (*FINAL_STATUSES, "streaming")
 
 
-_SEARCH_MESSAGE_COLUMNS = ", ".join(f"m.{name.strip()}" for name in MESSAGE_COLUMNS.split(","))
 _METADATA_NAMES = ", ".join(METADATA_COLUMNS)
 _METADATA_PLACEHOLDERS = ", ".join("?" for _column in METADATA_COLUMNS)
 _METADATA_ASSIGNMENTS = ", ".join(f"{name} = ?" for name in METADATA_COLUMNS)
-_SEARCH_CONVERSATION_COLUMNS = ", ".join(f"c.{name}" for name in CONVERSATION_FIELDS)
 
 ExportFormat = Literal["md", "json"]
 T = TypeVar("T")
-
-
-def open_store(
-    path: Path | None = None,
-    *,
-    clock: Callable[[], float] = time.time,
-    busy_timeout: float = BUSY_TIMEOUT_SECONDS,
-) -> Store:
-    """Open the database at `path`, creating it and its folder, and bring its schema up to date.
-
-    `path` defaults to the database file in the data directory, which
-    TERMCHAT_HOME (or --data-dir) moves. Replies left `streaming` by a process
-    that no longer runs are marked `stopped`. A file that is not SQLite, is
-    truncated or is read-only raises StoreError and is left as it is.
-    `clock` returns Unix time in seconds; tests pass their own. `busy_timeout`
-    is the maximum number of seconds a call waits for another process's write lock.
-    """
-    database_path = Path(path) if path is not None else resolve_paths().database_file
-    prepare_folder(database_path.parent)
-    check_database_file(database_path)
-
-    try:
-        connection = sqlite3.connect(
-            database_path,
-            timeout=busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-    except sqlite3.Error as error:
-        raise error_from_sqlite(error, database_path, _("open the database")) from error
-
-    try:
-        _configure(connection, database_path, busy_timeout)
-        migrate(connection)
-    except sqlite3.Error as error:
-        connection.close()
-        raise error_from_sqlite(error, database_path, _("open the database")) from error
-    except StoreError:
-        connection.close()
-        raise
-
-    store = Store(connection, database_path, clock=clock)
-    try:
-        store.recover_interrupted_replies()
-    except StoreError:
-        store.close()
-        raise
-    return store
-
-
-def _configure(connection: sqlite3.Connection, path: Path, busy_timeout: float) -> None:
-    connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000):d}")
-    connection.execute("PRAGMA foreign_keys = ON")
-
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            _("The database {path} was written by a newer termchat (schema {found}, this one "
-              "reads up to {supported}). Upgrade termchat, or use another folder with "
-              "--data-dir.").format(path=path, found=version, supported=SCHEMA_VERSION),
-            reason="invalid",
-            path=path,
-        )
-
-    mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        # Some network file systems do not support WAL, and SQLite then keeps its old mode.
-        logger.warning("SQLite kept journal mode %s for %s instead of WAL", mode, path)
-    # FULL syncs the log on every commit, so a committed message survives a power cut.
-    connection.execute("PRAGMA synchronous = FULL")
 
 
 class Store:
@@ -541,22 +462,9 @@ class Store:
         if match is None:
             return []
         rows = self._fetch(
-            _("search the messages"),
-            f"SELECT {_SEARCH_MESSAGE_COLUMNS}, {_SEARCH_CONVERSATION_COLUMNS}, "
-            "snippet(messages_fts, 0, ?, ?, '…', 16) "
-            "FROM messages_fts "
-            "JOIN messages AS m ON m.id = messages_fts.rowid "
-            "JOIN conversations AS c ON c.id = m.conversation_id "
-            "WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?",
-            (snippet_start, snippet_end, match, limit),
+            _("search the messages"), SEARCH_SQL, (snippet_start, snippet_end, match, limit)
         )
-        split = MESSAGE_COLUMN_COUNT
-        messages = self._build(messages_from_rows, [row[:split] for row in rows])
-        conversations = self._build(conversations_from_rows, [row[split:-1] for row in rows])
-        return [
-            SearchHit(conversation=conversation, message=message, snippet=row[-1])
-            for message, conversation, row in zip(messages, conversations, rows, strict=True)
-        ]
+        return self._build(hits_from_rows, rows)
 
     # Export and import
 
@@ -632,20 +540,6 @@ class Store:
 def short_id(conversation_id: str) -> str:
     """Return the first characters of an id, as lists show it."""
     return conversation_id[:SHORT_ID_LENGTH]
-
-
-def fts_query(query: str) -> str | None:
-    """Build an FTS5 MATCH expression that finds rows containing every word of `query`.
-
-    Each word becomes a string in double quotes (with inner quotes doubled),
-    which FTS5 treats as a phrase, never as an operator. Returns None when
-    `query` has no words. NUL characters count as spaces, because the FTS5
-    query parser reads a C string and would stop at the first one.
-    """
-    words = clean_text(query).replace("\x00", " ").split()
-    if not words:
-        return None
-    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 def _check_role(role: str) -> None:
