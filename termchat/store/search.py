@@ -25,7 +25,7 @@ SEARCH_SQL = (
     "JOIN conversations AS c ON c.id = m.conversation_id "
     "WHERE messages_fts MATCH ? ORDER BY rank, m.id DESC LIMIT ?"
 )
-"""Best matches first; parameters: snippet start marker, snippet end marker, MATCH expression, limit."""
+"""Query for the best matches first. Its parameters are the snippet start and end markers, the MATCH expression and the limit."""
 
 
 def fts_query(query: str) -> str | None:
