@@ -439,3 +439,73 @@ async def test_pages_load_as_cursor_nears_end(store):
         assert titles[0] == f"chat {total - 1}"
         assert titles[-1] == "chat 0"
         assert len(set(titles)) == total
+
+
+class FailOnceStore:
+    """Delegates to a real store; the first `list_conversations` call raises StoreError."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.calls = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    def list_conversations(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            raise StoreError("The database is locked by another program. Close it and press F5.")
+        return self._store.list_conversations(*args, **kwargs)
+
+
+async def test_reload_after_error_lists(store, three):
+    app = sessions_host(FailOnceStore(store))  # type: ignore[arg-type]
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: "locked" in status_text(app))
+        assert table(app).row_count == 0
+
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: table(app).row_count == 3)
+
+        assert status_text(app) == ""
+        assert not sessions_screen(app).query_one("#status", Static).has_class("-error")
+
+
+async def test_reload_shows_outside_changes(store, three):
+    app = sessions_host(store)
+    async with app.run_test() as pilot:
+        await loaded(pilot, app)
+        add_conversation(store, "Written by another termchat", messages=("bread again",))
+        await search_for(pilot, app, "bread")
+        assert len(column(table(app, "hits"), "title")) == 2
+
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: table(app).row_count == 4)
+        await wait_until(pilot, lambda: sessions_screen(app).has_class("-searching"))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+        assert column(table(app), "title")[0] == "Written by another termchat"
+        assert sorted(column(table(app, "hits"), "title")) == ["Recipes", "Written by another termchat"]
+
+
+async def test_five_thousand_conversations_load_lazily(store):
+    store.connection.execute("PRAGMA synchronous = OFF")
+    total = 5000
+    for index in range(total):
+        store.create_conversation("gpt2", {}, title=f"chat {index}")
+    app = sessions_host(store)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == PAGE_SIZE)
+        await pilot.press("down", "down")
+
+        assert table(app).row_count == PAGE_SIZE
+        assert table(app).cursor_row == 2
+        assert not sessions_screen(app).all_loaded
+
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.dismissed)
+
+    [result] = app.results
+    assert isinstance(result, OpenConversation)
+    assert store.get_conversation(result.conversation_id).title == f"chat {total - 3}"

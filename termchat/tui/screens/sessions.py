@@ -137,6 +137,7 @@ class SessionsScreen(Screen[SessionsResult | None]):
         Binding("r", "rename", _("Rename"), id="sessions_rename"),
         Binding("d,delete", "delete", _("Delete"), id="sessions_delete"),
         Binding("slash,ctrl+f", "focus_search", _("Search"), id="sessions_search"),
+        Binding("f5,ctrl+r", "reload", _("Reload"), id="sessions_reload"),
         Binding("down", "focus_list", _("Go to the list"), show=False, id="sessions_focus_list"),
         Binding("escape", "back", _("Back"), id="sessions_back"),
     ]
@@ -176,6 +177,7 @@ class SessionsScreen(Screen[SessionsResult | None]):
         hits.add_column(_("Time"), key="time")
         self.watch(table, "scroll_y", self._check_scroll_end, init=False)
         table.focus()
+        self._page_loading = True
         self._set_status(_("Loading conversations…"))
         self._load_page(0)
 
@@ -370,6 +372,20 @@ class SessionsScreen(Screen[SessionsResult | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+    def action_reload(self) -> None:
+        """Read the list again from the first page, after an error or a change made elsewhere."""
+        self.workers.cancel_group(self, "page")
+        self.conversations.clear()
+        self.query_one("#conversations", DataTable).clear()
+        self.all_loaded = False
+        self._page_loading = True
+        self._set_status(_("Loading conversations…"))
+        self._load_page(0)
+        if self._search_query:
+            # Clearing the last query makes _start_search run the search in the input again.
+            self._search_query = ""
+            self._start_search()
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
