@@ -182,3 +182,17 @@ async def test_help_heading_label():
         await pilot.pause()
 
         assert str(app.screen.query_one("#heading", Label).render()) == "Keys"
+
+
+async def test_rename_shows_control_characters_visibly():
+    app = ScreenHost(RenameScreen("red \x1b[31mtitle"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        value = app.screen.query_one("#title", Input).value
+        text = rendered_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.dismissed)
+
+    assert value == "red ^[[31mtitle"
+    assert "\x1b" not in text
+    assert app.results == [None]

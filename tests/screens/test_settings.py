@@ -240,3 +240,20 @@ async def test_enter_moves_to_next_field():
         await pilot.press("enter")
         assert screen.query_one("#top_k", Input).has_focus
         assert not app.dismissed
+
+
+async def test_control_characters_in_prompt_kept():
+    prompt = "line one\n\x1b[2J clear"
+    app = host(ORIGINAL.replace(system_prompt=prompt))
+    async with app.run_test(size=(110, 50)) as pilot:
+        screen = settings_screen(app)
+        await pilot.pause()
+        shown = screen.query_one("#system_prompt", TextArea).text
+        text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.dismissed)
+
+    assert shown == "line one\n^[[2J clear"
+    assert "\x1b" not in text
+    [result] = app.results
+    assert result.settings.system_prompt == prompt

@@ -11,6 +11,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from termchat.i18n import _
 from termchat.tui.screens._cells import one_line
+from termchat.tui.text import visible_controls
 
 MAX_TITLE_LENGTH = 200
 
@@ -18,8 +19,10 @@ MAX_TITLE_LENGTH = 200
 class RenameScreen(ModalScreen[str | None]):
     """Ask for a title and dismiss with it stripped, or with None on cancel.
 
-    An empty or unchanged title is not a rename: empty is rejected inline and
-    unchanged dismisses with None.
+    An empty title is rejected inline, and an unchanged title dismisses with
+    None. Control characters in the old title appear in caret notation (ESC as
+    `^[`), because an Input would send them to the terminal. Saving the title
+    after an edit stores that visible form.
     """
 
     DEFAULT_CSS = """
@@ -59,12 +62,13 @@ class RenameScreen(ModalScreen[str | None]):
     def __init__(self, title: str) -> None:
         super().__init__()
         self.current_title = title
+        self.shown_title = visible_controls(one_line(title))
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(_("New title"))
             yield Input(
-                value=one_line(self.current_title),
+                value=self.shown_title,
                 max_length=MAX_TITLE_LENGTH,
                 select_on_focus=True,
                 id="title",
@@ -93,7 +97,7 @@ class RenameScreen(ModalScreen[str | None]):
         if not title:
             self._show_error(_("The title is empty. Type a title, or press Esc to cancel."))
             return
-        if title == self.current_title:
+        if title == self.shown_title.strip():
             self.dismiss(None)
             return
         self.dismiss(title)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -149,6 +148,8 @@ class SessionsScreen(Screen[SessionsResult | None]):
         """Loaded conversations by id, in list order."""
         self.all_loaded = False
         self._page_loading = False
+        self._list_generation = 0
+        """Incremented by each reload, so that pages read before it are dropped."""
         self._hit_conversations: dict[str, Conversation] = {}
         """The conversation of each search hit, by hit row key."""
         self._search_timer: Timer | None = None
@@ -179,7 +180,7 @@ class SessionsScreen(Screen[SessionsResult | None]):
         table.focus()
         self._page_loading = True
         self._set_status(_("Loading conversations…"))
-        self._load_page(0)
+        self._load_page(0, self._list_generation)
 
     # Status line
 
@@ -208,16 +209,20 @@ class SessionsScreen(Screen[SessionsResult | None]):
     # Loading pages
 
     @work(thread=True, group="page", exit_on_error=False)
-    def _load_page(self, offset: int) -> list[Conversation]:
-        return self.store.list_conversations(limit=PAGE_SIZE, offset=offset)
+    def _load_page(self, offset: int, generation: int) -> tuple[int, list[Conversation]]:
+        return generation, self.store.list_conversations(limit=PAGE_SIZE, offset=offset)
 
     def _request_next_page(self) -> None:
         if self.all_loaded or self._page_loading:
             return
         self._page_loading = True
-        self._load_page(len(self.conversations))
+        self._load_page(len(self.conversations), self._list_generation)
 
-    def _add_page(self, page: list[Conversation]) -> None:
+    def _add_page(self, generation: int, page: list[Conversation]) -> None:
+        # A page read before a reload can arrive after it, because cancelling
+        # does not stop a thread that has already returned.
+        if generation != self._list_generation:
+            return
         table = self.query_one("#conversations", DataTable)
         for conversation in page:
             # A conversation that became active after the previous page was read moves
@@ -327,11 +332,11 @@ class SessionsScreen(Screen[SessionsResult | None]):
         if event.state is not WorkerState.SUCCESS:
             return
         if worker.group == "page":
-            self._add_page(worker.result)
+            self._add_page(*worker.result)
         elif worker.group == "search":
             self._show_hits(*worker.result)
         elif worker.group == "rename":
-            self._apply_rename(*worker.result)
+            self._apply_rename(worker.result)
         elif worker.group == "delete":
             self._apply_delete(worker.result)
 
@@ -376,12 +381,13 @@ class SessionsScreen(Screen[SessionsResult | None]):
     def action_reload(self) -> None:
         """Read the list again from the first page, after an error or a change made elsewhere."""
         self.workers.cancel_group(self, "page")
+        self._list_generation += 1
         self.conversations.clear()
         self.query_one("#conversations", DataTable).clear()
         self.all_loaded = False
         self._page_loading = True
         self._set_status(_("Loading conversations…"))
-        self._load_page(0)
+        self._load_page(0, self._list_generation)
         if self._search_query:
             # Clearing the last query makes _start_search run the search in the input again.
             self._search_query = ""
@@ -406,21 +412,21 @@ class SessionsScreen(Screen[SessionsResult | None]):
         self.app.push_screen(RenameScreen(self._selected_title(conversation_id)), rename)
 
     @work(thread=True, group="rename", exit_on_error=False)
-    def _rename(self, conversation_id: str, title: str) -> tuple[str, str]:
-        self.store.rename_conversation(conversation_id, title)
-        return conversation_id, title
+    def _rename(self, conversation_id: str, title: str) -> Conversation:
+        return self.store.rename_conversation(conversation_id, title)
 
-    def _apply_rename(self, conversation_id: str, title: str) -> None:
-        conversation = self.conversations.get(conversation_id)
-        if conversation is not None:
-            self.conversations[conversation_id] = dataclasses.replace(conversation, title=title)
+    def _apply_rename(self, renamed: Conversation) -> None:
+        conversation_id = renamed.id
+        title = renamed.title
+        if conversation_id in self.conversations:
+            self.conversations[conversation_id] = renamed
             self.query_one("#conversations", DataTable).update_cell(
                 conversation_id, "title", title_cell(title), update_width=True
             )
         hits = self.query_one("#hits", DataTable)
         for key, hit_conversation in self._hit_conversations.items():
             if hit_conversation.id == conversation_id:
-                self._hit_conversations[key] = dataclasses.replace(hit_conversation, title=title)
+                self._hit_conversations[key] = renamed
                 hits.update_cell(key, "title", title_cell(title), update_width=True)
         self._set_status(_("Renamed to '{title}'.").format(title=one_line(title)))
 

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 from termchat.engine import GenerationSettings, SettingsError
 from termchat.engine.settings import MAX_SEED
 from termchat.i18n import N_, _
+from termchat.tui.text import visible_controls
 
 # Fields edited in an Input, in display order, with their labels and range hints.
 # The system prompt is edited in a TextArea and handled apart.
@@ -143,6 +144,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         super().__init__()
         self.original = settings
         self.context_size = context_size
+        self._shown_prompt = visible_controls(settings.system_prompt)
         self.errors: dict[str, str] = {}
         """The current SettingsError message of each invalid field."""
 
@@ -165,7 +167,9 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     with Horizontal():
                         yield Label(_("System prompt"), classes="field-label")
                         yield Static(range_hint("system_prompt", None), classes="field-hint", markup=False)
-                    yield TextArea(self.original.system_prompt, id="system_prompt", soft_wrap=True)
+                    # A TextArea sends control characters to the terminal, so they are shown
+                    # in caret notation. An edited prompt keeps that visible form.
+                    yield TextArea(self._shown_prompt, id="system_prompt", soft_wrap=True)
             yield Static("", id="form-error", classes="-empty", markup=False)
             with Horizontal(id="buttons"):
                 yield Button(_("Save"), variant="primary", id="save")
@@ -186,7 +190,9 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             for name, _label in INPUT_FIELDS
             if name not in self.errors
         }
-        valid["system_prompt"] = self.query_one("#system_prompt", TextArea).text
+        prompt = self.query_one("#system_prompt", TextArea).text
+        if prompt != self._shown_prompt:
+            valid["system_prompt"] = prompt
         return GenerationSettings.from_mapping(valid, base=self.original)
 
     def _field_text(self, name: str) -> str:
