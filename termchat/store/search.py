@@ -1,4 +1,9 @@
-"""Full-text search over message text with SQLite FTS5."""
+"""Full-text search over message text with SQLite FTS5.
+
+NOTE: the unicode61 tokenizer splits words at spaces and punctuation only, so
+Chinese or Japanese text without spaces is one token, and searching for a
+part of it ("你好" in "你好世界") finds nothing.
+"""
 
 from __future__ import annotations
 
