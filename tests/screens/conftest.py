@@ -15,7 +15,7 @@ from textual.screen import Screen
 from termchat.store import Conversation, Store, open_store
 
 WAIT_SECONDS = 10.0
-"""Time allowed for a condition to come true; only a broken screen takes that long."""
+"""Maximum seconds to wait for a condition. Only a broken screen takes that long."""
 
 
 class ScreenHost(App[None]):

@@ -351,10 +351,10 @@ async def test_markup_in_title_shown_literally(store, utc):
     app = sessions_host(store)
     async with app.run_test(size=(140, 30)) as pilot:
         await loaded(pilot, app)
-        shown = column(table(app), "title")
+        titles_in_table = column(table(app), "title")
         screen_text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
-    assert shown == ["esc ^[[31mred^[[0m", titles[1], titles[0]]
+    assert titles_in_table == ["esc ^[[31mred^[[0m", titles[1], titles[0]]
     assert "[bold]loud[/bold] a[0] [/] [bold x" in screen_text
     assert "[link=https://example.com]x[/link]" in screen_text
     assert "esc ^[[31mred^[[0m" in screen_text

@@ -248,12 +248,12 @@ async def test_control_characters_in_prompt_kept():
     async with app.run_test(size=(110, 50)) as pilot:
         screen = settings_screen(app)
         await pilot.pause()
-        shown = screen.query_one("#system_prompt", TextArea).text
+        prompt_in_editor = screen.query_one("#system_prompt", TextArea).text
         text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.dismissed)
 
-    assert shown == "line one\n^[[2J clear"
+    assert prompt_in_editor == "line one\n^[[2J clear"
     assert "\x1b" not in text
     [result] = app.results
     assert result.settings.system_prompt == prompt
