@@ -18,6 +18,7 @@ from termchat.tui.screens.sessions import (
     SessionsScreen,
     format_activity,
 )
+from termchat.tui.screens import sessions as sessions_module
 from tests.screens.conftest import ScreenHost, add_conversation, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -509,3 +510,34 @@ async def test_five_thousand_conversations_load_lazily(store):
     [result] = app.results
     assert isinstance(result, OpenConversation)
     assert store.get_conversation(result.conversation_id).title == f"chat {total - 3}"
+
+
+class CountingSearchStore:
+    """Delegates to a real store and records the query of every `search` call."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.queries: list[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    def search(self, query: str, *args, **kwargs):
+        self.queries.append(query)
+        return self._store.search(query, *args, **kwargs)
+
+
+async def test_typing_runs_one_search(store, three, monkeypatch):
+    # A longer pause than the default keeps this test stable on a busy machine.
+    monkeypatch.setattr(sessions_module, "SEARCH_DELAY", 1.0)
+    counting = CountingSearchStore(store)
+    app = sessions_host(counting)  # type: ignore[arg-type]
+    async with app.run_test() as pilot:
+        await loaded(pilot, app)
+        search = sessions_screen(app).query_one("#search", Input)
+        for partial in ("b", "br", "bre", "brea", "bread"):
+            search.value = partial
+        await wait_until(pilot, lambda: counting.queries != [])
+        await wait_until(pilot, lambda: column(table(app, "hits"), "title") == ["Recipes"])
+
+    assert counting.queries == ["bread"]
