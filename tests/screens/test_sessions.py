@@ -13,6 +13,7 @@ from termchat.tui.screens.confirm import ConfirmScreen
 from termchat.tui.screens.rename import RenameScreen
 from termchat.tui.screens.sessions import (
     PAGE_SIZE,
+    TITLE_WIDTH,
     NewConversation,
     OpenConversation,
     SessionsScreen,
@@ -346,7 +347,8 @@ async def test_older_search_never_overwrites_newer(store, three):
 
 
 async def test_markup_in_title_shown_literally(store, utc):
-    titles = ["[bold]loud[/bold] a[0] [/] [bold x", "[link=https://example.com]x[/link]", "esc \x1b[31mred\x1b[0m"]
+    # Each title fits in TITLE_WIDTH, so none is cut.
+    titles = ["[bold]x[/bold] a[0] [/] [b x", "[link=https://e.com]x[/link]", "esc \x1b[31mred\x1b[0m"]
     for title in titles:
         add_conversation(store, title, messages=(f"{title} body",))
     app = sessions_host(store)
@@ -356,8 +358,8 @@ async def test_markup_in_title_shown_literally(store, utc):
         screen_text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
     assert titles_in_table == ["esc ^[[31mred^[[0m", titles[1], titles[0]]
-    assert "[bold]loud[/bold] a[0] [/] [bold x" in screen_text
-    assert "[link=https://example.com]x[/link]" in screen_text
+    assert "[bold]x[/bold] a[0] [/] [b x" in screen_text
+    assert "[link=https://e.com]x[/link]" in screen_text
     assert "esc ^[[31mred^[[0m" in screen_text
     assert "\x1b" not in screen_text
 
@@ -541,3 +543,14 @@ async def test_typing_runs_one_search(store, three, monkeypatch):
         await wait_until(pilot, lambda: column(table(app, "hits"), "title") == ["Recipes"])
 
     assert counting.queries == ["bread"]
+
+
+async def test_long_title_cut_with_ellipsis(store):
+    title = "a very long title that goes on and on about bread and butter"
+    add_conversation(store, title, messages=("x",))
+    app = sessions_host(store)
+    async with app.run_test() as pilot:
+        await loaded(pilot, app)
+        [shown_title] = column(table(app), "title")
+
+    assert shown_title == title[: TITLE_WIDTH - 1] + "…"

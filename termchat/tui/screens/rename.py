@@ -14,7 +14,7 @@ from termchat.tui.screens._cells import one_line
 from termchat.tui.text import visible_controls
 
 MAX_TITLE_LENGTH = 200
-"""Maximum characters typed in the title input; the sessions list shows the first 40."""
+"""Maximum characters typed in the title input. The sessions list shows only the start."""
 
 
 class RenameScreen(ModalScreen[str | None]):

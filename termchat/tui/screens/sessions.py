@@ -32,8 +32,9 @@ SEARCH_DELAY = 0.25
 """Seconds without typing before a search runs, so one search runs per pause, not per key."""
 SEARCH_LIMIT = 100
 """Maximum search hits shown."""
-TITLE_WIDTH = 40
-"""Maximum characters of a title in the table, so the other columns stay in view."""
+TITLE_WIDTH = 30
+"""Maximum width of a title in the table, in terminal cells. An 80-column terminal then
+shows every column, though a long model name is cut at the right edge."""
 
 # Private-use code points mark the match in a snippet, because chat text almost never contains them.
 SNIPPET_START = "\ue000"
