@@ -1,7 +1,251 @@
-"""Placeholder: filled in by the layer that owns it."""
+"""`termchat ask`: stream one reply to stdout and exit.
+
+stdout receives the reply and nothing else, so the command works in pipes.
+Errors are one line on stderr. torch and transformers are imported only when
+the model loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from termchat.i18n import _
+
+if TYPE_CHECKING:
+    from termchat.engine import ChatBackend, ModelSpec, Reply
+    from termchat.engine.settings import GenerationSettings
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+# The shell convention for a process ended by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
+
+# Sampling options of `ask`, in GenerationSettings field names.
+SETTING_OPTIONS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed", "system_prompt")
+
+
+@dataclass
+class AskResult:
+    """Outcome of `run_ask`: the exit code and the reply, when one was started."""
+
+    exit_code: int
+    reply: Reply | None = None
+    error: str | None = None
+    """The one-line message written to stderr, if any."""
+
+
+BackendLoader = Callable[["ModelSpec"], "ChatBackend"]
+
+
+def run_ask(
+    prompt: str,
+    *,
+    spec: ModelSpec,
+    settings: GenerationSettings,
+    stdout: TextIO,
+    stderr: TextIO,
+    debug: bool = False,
+    load: BackendLoader | None = None,
+    cancel: threading.Event | None = None,
+) -> AskResult:
+    """Load the model, stream the reply to `prompt` into `stdout`, and return the result.
+
+    Writes only the reply (and a final newline) to `stdout`, and at most one
+    error line to `stderr`, plus a traceback when `debug` is set. Ctrl+C
+    stops the reply, keeps the text written so far and returns exit code 130.
+    `load` replaces `termchat.engine.load_backend` in tests.
+    """
+    from termchat.engine import ChatMessage, EngineError, GenerationError, load_backend
+
+    cancel = cancel if cancel is not None else threading.Event()
+    loader = load if load is not None else load_backend
+
+    try:
+        backend = loader(spec)
+    except KeyboardInterrupt:
+        return AskResult(EXIT_INTERRUPTED)
+    except EngineError as error:
+        return _fail(stderr, str(error), debug)
+
+    stream = None
+    wrote_text = False
+    try:
+        stream = backend.stream([ChatMessage("user", prompt)], settings, cancel)
+        for delta in stream:
+            # Set first, so a Ctrl+C during the write still ends the line.
+            wrote_text = True
+            stdout.write(delta)
+            stdout.flush()
+    except KeyboardInterrupt:
+        cancel.set()
+        if stream is not None:
+            stream.close()
+        _end_line(stdout, wrote_text)
+        logger.info("ask interrupted by the user")
+        return AskResult(EXIT_INTERRUPTED, reply=stream.reply if stream is not None else None)
+    except GenerationError as error:
+        _end_line(stdout, wrote_text)
+        return _fail(stderr, str(error), debug, reply=error.reply)
+    except EngineError as error:
+        _end_line(stdout, wrote_text)
+        return _fail(stderr, str(error), debug)
+    finally:
+        backend.close()
+
+    _end_line(stdout, wrote_text)
+    reply = stream.reply
+    if reply is not None:
+        logger.info("ask reply: %s", reply.metadata.to_dict())
+    return AskResult(EXIT_OK, reply=reply)
+
+
+def _end_line(stdout: TextIO, wrote_text: bool) -> None:
+    if wrote_text:
+        stdout.write("\n")
+        stdout.flush()
+
+
+def _fail(stderr: TextIO, message: str, debug: bool, reply: Reply | None = None) -> AskResult:
+    logger.error("ask failed: %s", message)
+    if debug:
+        traceback.print_exc(file=stderr)
+    stderr.write(message + "\n")
+    stderr.flush()
+    return AskResult(EXIT_FAILURE, reply=reply, error=message)
+
+
+def read_prompt(prompt: str | None, stdin: TextIO) -> str:
+    """Return the prompt argument, or the text piped to stdin when the argument is missing or '-'.
+
+    Raises ValueError with a one-line message when there is no prompt.
+    """
+    if prompt is not None and prompt != "-":
+        text = prompt
+    elif stdin is not None and not stdin.isatty():
+        text = stdin.read()
+    else:
+        text = ""
+    if not text.strip():
+        raise ValueError(_("No prompt given; pass it as an argument (termchat ask \"Hello\") or pipe it to stdin."))
+    return text.strip("\n")
+
+
+def build_settings(base: GenerationSettings, options: dict[str, Any]) -> GenerationSettings:
+    """Apply the command-line values that were given over `base`; raises SettingsError."""
+    given = {name: value for name, value in options.items() if value is not None}
+    return base.from_mapping(given, base=base)
+
+
+def ask(
+    ctx: typer.Context,
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="The message to send. Without it, or with '-', the text piped to stdin is used."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Hub id, local model folder or .gguf file. Default: the config file's model, else gpt2."),
+    ] = None,
+    device: Annotated[str | None, typer.Option("--device", help="Device: auto, cpu, cuda or mps. Default: auto.")] = None,
+    dtype: Annotated[
+        str | None, typer.Option("--dtype", help="Weight precision: auto, float32, bfloat16 or float16. Default: auto.")
+    ] = None,
+    temperature: Annotated[
+        str | None, typer.Option("--temperature", "-t", metavar="FLOAT", help="Sampling temperature, >= 0; 0 means greedy decoding.")
+    ] = None,
+    top_k: Annotated[
+        str | None, typer.Option("--top-k", metavar="INT", help="Sample from the k most likely tokens, >= 0; 0 turns top-k off.")
+    ] = None,
+    top_p: Annotated[
+        str | None, typer.Option("--top-p", metavar="FLOAT", help="Nucleus sampling probability mass, in (0, 1]; 1 turns it off.")
+    ] = None,
+    max_new_tokens: Annotated[
+        str | None, typer.Option("--max-new-tokens", "-n", metavar="INT", help="Maximum tokens in the reply, >= 1.")
+    ] = None,
+    repetition_penalty: Annotated[
+        str | None,
+        typer.Option("--repetition-penalty", metavar="FLOAT", help="Penalty for repeated tokens, > 0; 1 means none."),
+    ] = None,
+    seed: Annotated[
+        str | None,
+        typer.Option("--seed", metavar="INT", help="Random seed from 0 to 4294967295; the same seed gives the same reply."),
+    ] = None,
+    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt placed before the message.")] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Print tracebacks and write debug details to the log file.")] = False,
+) -> None:
+    """Send one message to the model and stream its reply to stdout."""
+    from termchat.config import DEVICES, DTYPES, ConfigError, load_config
+    from termchat.engine import ModelSpec, SettingsError
+    from termchat.log import setup_logging
+    from termchat.paths import resolve_paths
+
+    root_options = ctx.obj if isinstance(ctx.obj, dict) else {}
+    debug = debug or bool(root_options.get("debug"))
+    paths = resolve_paths()
+    setup_logging(paths.log_file, debug=debug)
+
+    try:
+        config = load_config(paths.config_file)
+        text = read_prompt(prompt, sys.stdin)
+        options = {
+            "temperature": temperature,
+            "top_k": top_k,
+            "top_p": top_p,
+            "max_new_tokens": max_new_tokens,
+            "repetition_penalty": repetition_penalty,
+            "seed": seed,
+            "system_prompt": system,
+        }
+        settings = build_settings(config.generation, options)
+        device = device or config.device
+        dtype = dtype or config.dtype
+        _check_choice("--device", device, DEVICES)
+        _check_choice("--dtype", dtype, DTYPES)
+    except (ConfigError, SettingsError, ValueError) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+    spec = ModelSpec(
+        model=model or config.model,
+        device=device,  # type: ignore[arg-type]
+        dtype=dtype,  # type: ignore[arg-type]
+        trust_remote_code=trust_remote_code,
+    )
+    _reconfigure_stdout()
+    result = run_ask(text, spec=spec, settings=settings, stdout=sys.stdout, stderr=sys.stderr, debug=debug)
+    raise typer.Exit(result.exit_code)
+
+
+def _check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(
+            _("Invalid value {value!r} for {option}; use one of: {allowed}.").format(
+                value=value, option=option, allowed=", ".join(allowed)
+            )
+        )
+
+
+def _reconfigure_stdout() -> None:
+    """Replace characters the terminal's encoding cannot show instead of failing mid-reply."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="replace")
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    """Add the `ask` command to the `termchat` command."""
+    app.command("ask")(ask)

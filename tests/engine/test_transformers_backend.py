@@ -233,6 +233,8 @@ def test_generation_writes_nothing_to_terminal(tiny_gpt2_dir, tmp_path):
             reply = backend.stream([ChatMessage("user", "hi")], settings)
             for delta in reply:
                 pass
+        import sys
+        assert "textual" not in sys.modules, "the engine imported Textual"
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
