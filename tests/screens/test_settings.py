@@ -19,6 +19,7 @@ ORIGINAL = GenerationSettings(
     system_prompt="Be brief.",
 )
 CONTEXT_SIZE = 1024
+FORM_ERROR = "Some values are invalid. Correct them before saving."
 
 pytestmark = pytest.mark.anyio
 
@@ -149,7 +150,7 @@ async def test_invalid_values_rejected_inline():
             await pilot.pause()
             assert not app.dismissed, case
             assert screen.query_one(f"#{field}", Input).has_focus, case
-            assert "Correct the fields" in str(screen.query_one("#form-error", Static).render()), case
+            assert str(screen.query_one("#form-error", Static).render()) == FORM_ERROR, case
 
             await set_field(pilot, screen, field, str(getattr(ORIGINAL, field)))
             assert error_text(screen, field) == "", case

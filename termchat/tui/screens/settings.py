@@ -245,7 +245,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         for name, _label in INPUT_FIELDS:
             self._validate_field(name)
         if self.errors:
-            self._set_form_error(_("Correct the fields marked in red before saving."))
+            self._set_form_error(_("Some values are invalid. Correct them before saving."))
             first_invalid = next(name for name, _label in INPUT_FIELDS if name in self.errors)
             self.query_one(f"#{first_invalid}", Input).focus()
             return None
