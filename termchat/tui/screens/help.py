@@ -64,7 +64,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label(_("Keys"), id="heading")
             yield Label(
                 _("To move an action to another key, add a line such as 'help_close = \"f2\"' "
-              "(binding id = key) to the [keys] table of the config file."),
+                  "(binding id = key) to the [keys] table of the config file."),
                 id="remap-hint",
                 markup=False,
             )
