@@ -47,6 +47,17 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
         await pilot.pause(0.01)
 
 
+async def poll_until(pilot: Pilot[Any], condition: Callable[[], bool]) -> None:
+    """Let the app process messages until `condition()` is true, without waiting for workers.
+
+    For tests that hold a worker blocked on purpose. Fails after WAIT_SECONDS.
+    """
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "condition still false after waiting for the app"
+        await pilot.pause(0.01)
+
+
 @pytest.fixture(autouse=True)
 def english() -> Any:
     """Run each test in English and restore English afterwards."""

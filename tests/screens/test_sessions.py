@@ -20,7 +20,7 @@ from termchat.tui.screens.sessions import (
     format_activity,
 )
 from termchat.tui.screens import sessions as sessions_module
-from tests.screens.conftest import ScreenHost, add_conversation, wait_until
+from tests.screens.conftest import ScreenHost, add_conversation, poll_until, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -333,12 +333,12 @@ async def test_older_search_never_overwrites_newer(store, three):
         search.focus()
         search.value = "hello"
         await pilot.press("enter")
-        assert gated.slow_started.wait(10)
+        await poll_until(pilot, gated.slow_started.is_set)
 
         search.focus()
         search.value = "bread"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: column(table(app, "hits"), "title") == ["Recipes"])
+        await poll_until(pilot, lambda: column(table(app, "hits"), "title") == ["Recipes"])
 
         gated.release.set()
         await pilot.app.workers.wait_for_complete()
