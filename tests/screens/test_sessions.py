@@ -554,3 +554,18 @@ async def test_long_title_cut_with_ellipsis(store):
         [shown_title] = column(table(app), "title")
 
     assert shown_title == title[: TITLE_WIDTH - 1] + "…"
+
+
+async def test_keymap_moves_new_chat_key(store, three):
+    app = sessions_host(store)
+    app.set_keymap({"sessions_new": "ctrl+n"})
+    async with app.run_test() as pilot:
+        await loaded(pilot, app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not app.dismissed
+
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: app.dismissed)
+
+    assert app.results == [NewConversation()]
