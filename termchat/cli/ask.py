@@ -31,9 +31,6 @@ EXIT_USAGE = 2
 # The shell convention for a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
 
-# Sampling options of `ask`, in GenerationSettings field names.
-SETTING_OPTIONS = ("temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty", "seed", "system_prompt")
-
 
 @dataclass
 class AskResult:

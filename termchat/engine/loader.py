@@ -150,8 +150,8 @@ def context_size_of(config: Any, tokenizer: Any) -> int:
     tokenizer_limit = getattr(tokenizer, "model_max_length", None)
     if isinstance(tokenizer_limit, int) and 0 < tokenizer_limit < 1_000_000:
         return tokenizer_limit
-    # NOTE: a guess for configs without any context attribute; replies may fail
-    # with an index error on such models when the prompt exceeds the real size.
+    # NOTE: this is a guess for configs without any context attribute. If the
+    # real context is smaller, a long prompt can fail with an index error.
     return FALLBACK_CONTEXT_SIZE
 
 

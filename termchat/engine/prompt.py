@@ -188,7 +188,7 @@ class PromptBuilder:
         keep = budget - overhead
         ids: list[int] = []
         # Decoding and encoding again can change the token count at the cut, so
-        # the loop shrinks `keep` until the prompt fits; it runs two or three times.
+        # the loop shrinks `keep` until the prompt fits. Two or three passes are typical.
         for _attempt in range(8):
             if keep <= 0:
                 break

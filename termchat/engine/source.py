@@ -30,7 +30,7 @@ WEIGHT_PATTERNS = (
 
 @dataclass(frozen=True, slots=True)
 class ModelSource:
-    """Where the model comes from."""
+    """Location of the model: a Hub id, a local folder or a .gguf file."""
 
     kind: SourceKind
     model_id: str

@@ -47,13 +47,11 @@ class IncrementalDecoder:
 
     def _take(self, text: str) -> str:
         if not text.startswith(self._emitted):
-            # NOTE: byte-level and SentencePiece decoders only append text; a
-            # decoder that rewrites earlier text would break the equality of
-            # the deltas with a one-shot decode, so this case is only logged.
-            logger.warning("decoded text changed before position %d; new text may repeat", len(self._emitted))
-            new = text[len(self._emitted):]
-        else:
-            new = text[len(self._emitted):]
+            # NOTE: byte-level and SentencePiece decoders only append text. A
+            # decoder that rewrites earlier text breaks the equality of the
+            # deltas with a one-shot decode, and this case is only logged.
+            logger.warning("decoded text changed before position %d; the stream may differ", len(self._emitted))
+        new = text[len(self._emitted):]
         self._emitted += new
         return new
 

@@ -201,7 +201,7 @@ class TransformersReplyStream(ReplyStream):
 
         backend = self._backend
         if backend.model is None:
-            raise RuntimeError("the model was closed")
+            raise RuntimeError("the backend was closed; load the model again")
         device = backend.model.device
         input_ids = torch.tensor([self._prompt.input_ids], dtype=torch.long, device=device)
         kwargs = backend.generation_kwargs(self._prompt, self._settings)
@@ -252,7 +252,9 @@ class TransformersReplyStream(ReplyStream):
         error_text: str | None = None
         if self._error is not None:
             reason = StopReason.ERROR
-            error_text = _("Generation failed: {error}").format(error=_one_line(self._error))
+            error_text = _("Generation failed: {error}. The log file has the details.").format(
+                error=_one_line(self._error)
+            )
         elif self.text_filter.marker_found:
             reason = StopReason.TURN_MARKER
         elif self.cancel.is_set():
