@@ -272,6 +272,7 @@ def make_download_bar_class(report: ProgressCallback) -> type:
 
     lock = threading.Lock()
     byte_bars: dict[int, tuple[float, float]] = {}
+    last_report: list[tuple[float, float]] = []
 
     class DownloadBar(tqdm):  # type: ignore[misc, valid-type]
         monitor_interval = 0
@@ -292,6 +293,9 @@ def make_download_bar_class(report: ProgressCallback) -> type:
                     byte_bars[id(self)] = (float(self.n), float(self.total or 0))
                     completed = max(count for count, _total in byte_bars.values())
                     total = max(total for _count, total in byte_bars.values())
+                    if last_report and last_report[-1] == (completed, total):
+                        return result
+                    last_report[:] = [(completed, total)]
                 report(
                     LoadProgress(
                         stage="download",

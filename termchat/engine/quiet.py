@@ -27,9 +27,10 @@ def quiet_libraries() -> None:
     disable_progress_bars()
 
     # Without any handler, Python's last-resort handler prints WARNING records
-    # to stderr. A NullHandler stops that, and records still propagate to the
-    # log file handler when termchat.log.setup_logging has installed one.
-    for name in ("transformers", "huggingface_hub", "torch", "accelerate"):
+    # to stderr, even termchat's own when the engine is used as a library. A
+    # NullHandler stops that, and records still propagate to the log file
+    # handler when termchat.log.setup_logging has installed one.
+    for name in ("termchat", "transformers", "huggingface_hub", "torch", "accelerate"):
         library_logger = logging.getLogger(name)
         library_logger.propagate = True
         if not any(isinstance(handler, logging.NullHandler) for handler in library_logger.handlers):
