@@ -31,7 +31,14 @@ from termchat.store.rows import (
     messages_from_rows,
     metadata_parameters,
 )
-from termchat.store.search import SEARCH_SQL, fts_query, hits_from_rows
+from termchat.store.search import (
+    SEARCH_SQL,
+    cjk_hits_from_rows,
+    cjk_search_sql,
+    cjk_terms,
+    fts_query,
+    hits_from_rows,
+)
 from termchat.store.text import clean_text, make_title
 from termchat.store.writers import current_writer, writer_is_gone
 
@@ -457,7 +464,16 @@ class Store:
         operators typed by a user (quotes, `*`, `-`, AND, OR, NOT, parentheses)
         are plain text, never syntax. A query without any word returns [].
         The snippet marks each match with `snippet_start` and `snippet_end`.
+
+        A query containing a Chinese, Japanese or Korean character finds
+        messages that contain each of its terms (runs of letters and digits)
+        as a substring, ignoring case, so 北京 finds 我想去北京旅游. When
+        every term is shorter than 3 characters, the newest matches come first.
         """
+        terms = cjk_terms(query)
+        if terms is not None:
+            return self._search_cjk(terms, limit, snippet_start, snippet_end)
+
         match = fts_query(query)
         if match is None:
             return []
@@ -465,6 +481,13 @@ class Store:
             _("search the messages"), SEARCH_SQL, (snippet_start, snippet_end, match, limit)
         )
         return self._build(hits_from_rows, rows)
+
+    def _search_cjk(self, terms: list[str], limit: int, snippet_start: str, snippet_end: str) -> list[SearchHit]:
+        if not terms:
+            return []
+        sql, parameters = cjk_search_sql(terms, limit)
+        rows = self._fetch(_("search the messages"), sql, parameters)
+        return self._build(lambda found: cjk_hits_from_rows(found, terms, snippet_start, snippet_end), rows)
 
     # Export and import
 

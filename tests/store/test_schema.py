@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from termchat.store import StoreError, open_store
-from termchat.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from termchat.store.schema import CJK_RANGES, MIGRATIONS, SCHEMA_VERSION, migrate
+from termchat.store.search import cjk_terms
 
 
 def build_database(path: Path, version: int) -> None:
@@ -83,6 +84,46 @@ def test_upgrade_keeps_data(tmp_path: Path, version: int) -> None:
     assert [hit.message.id for hit in hits] == [messages[0].id]
 
 
+@pytest.mark.parametrize("version", range(1, SCHEMA_VERSION))
+def test_upgrade_indexes_cjk_messages(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "termchat.db"
+    build_database(path, version)
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.executemany(
+        "INSERT INTO messages (conversation_id, role, content, created_at, status) "
+        "VALUES ('0123456789abcdef0123456789abcdef', 'user', ?, 1.7, 'complete')",
+        [("我想去北京旅游",), ("東京タワーを見たい",)],
+    )
+    connection.close()
+
+    with open_store(path) as store:
+        long_hits = store.search("北京旅游")
+        short_hits = store.search("北京")
+        japanese_hits = store.search("東京タワー")
+        indexed = store.connection.execute("SELECT count(*) FROM messages_cjk_fts").fetchone()[0]
+
+    assert [hit.message.content for hit in long_hits] == ["我想去北京旅游"]
+    assert [hit.message.content for hit in short_hits] == ["我想去北京旅游"]
+    assert [hit.message.content for hit in japanese_hits] == ["東京タワーを見たい"]
+    # The English messages of build_database stay out of the trigram index.
+    assert indexed == 2
+
+
+def test_cjk_ranges_match_sql_condition(tmp_path: Path) -> None:
+    # The trigram index takes the messages that the triggers' GLOB condition
+    # selects, and search sends a query there when cjk_terms sees a CJK
+    # character, so both must agree at the edge of every range.
+    path = tmp_path / "termchat.db"
+    with open_store(path) as store:
+        conversation = store.create_conversation("gpt2", {})
+        characters = sorted({chr(point) for first, last in CJK_RANGES for point in (first - 1, first, last, last + 1)})
+        added = {store.add_message(conversation.id, "user", f"a{character}b").id: character for character in characters}
+        indexed = {row[0] for row in store.connection.execute("SELECT rowid FROM messages_cjk_fts")}
+
+    for message_id, character in added.items():
+        assert (message_id in indexed) == (cjk_terms(character) is not None), f"U+{ord(character):04X}"
+
+
 def test_reopen_applies_nothing(tmp_path: Path) -> None:
     path = tmp_path / "termchat.db"
     with open_store(path) as store:
@@ -114,4 +155,4 @@ def test_newer_schema_is_rejected(tmp_path: Path) -> None:
 
 def test_upgrade_cases_not_empty() -> None:
     assert SCHEMA_VERSION == len(MIGRATIONS)
-    assert SCHEMA_VERSION >= 2
+    assert SCHEMA_VERSION >= 3
