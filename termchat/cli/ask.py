@@ -8,6 +8,7 @@ the model loads.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -30,6 +31,9 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 # The shell convention for a process ended by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130
+# The shell convention for SIGPIPE (128 + 13): the reader of stdout went away,
+# as with `termchat ask ... | head -c 10`.
+EXIT_BROKEN_PIPE = 141
 
 
 @dataclass
@@ -91,6 +95,13 @@ def run_ask(
         _end_line(stdout, wrote_text)
         logger.info("ask interrupted by the user")
         return AskResult(EXIT_INTERRUPTED, reply=stream.reply if stream is not None else None)
+    except BrokenPipeError:
+        cancel.set()
+        if stream is not None:
+            stream.close()
+        _silence_stdout(stdout)
+        logger.info("ask stopped: stdout was closed by its reader")
+        return AskResult(EXIT_BROKEN_PIPE, reply=stream.reply if stream is not None else None)
     except GenerationError as error:
         _end_line(stdout, wrote_text)
         return _fail(stderr, str(error), debug, reply=error.reply)
@@ -111,6 +122,17 @@ def _end_line(stdout: TextIO, wrote_text: bool) -> None:
     if wrote_text:
         stdout.write("\n")
         stdout.flush()
+
+
+def _silence_stdout(stdout: TextIO) -> None:
+    """Point the closed stdout at /dev/null, so the flush at exit raises no second BrokenPipeError."""
+    try:
+        descriptor = stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)
 
 
 def _fail(stderr: TextIO, message: str, debug: bool, reply: Reply | None = None) -> AskResult:

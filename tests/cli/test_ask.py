@@ -14,8 +14,8 @@ import typer
 from typer.testing import CliRunner
 
 from termchat.cli import ask as ask_module
-from termchat.cli.ask import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, read_prompt, run_ask
-from termchat.engine import GenerationSettings, ModelLoadError, ModelSpec, StopReason
+from termchat.cli.ask import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, read_prompt, run_ask
+from termchat.engine import GenerationSettings, ModelLoadError, ModelSpec, ReplyStream, StopReason
 from termchat.engine.fake import FakeBackend
 from tests.conftest import TRAINED_REPLY
 
@@ -38,27 +38,41 @@ def invoke(app, args, stdin=None):
     return runner.invoke(app, ["ask", *args], input=stdin)
 
 
+class InterruptingStream(ReplyStream):
+    """Wraps a fake stream and raises KeyboardInterrupt after two deltas, as Ctrl+C does."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.plan = inner.plan
+        self.returned = 0
+
+    @property
+    def reply(self):
+        return self.inner.reply
+
+    def __next__(self):
+        if self.returned == 2:
+            raise KeyboardInterrupt
+        self.returned += 1
+        return next(self.inner)
+
+    def close(self):
+        self.inner.close()
+
+
 class InterruptingBackend(FakeBackend):
-    """Raises KeyboardInterrupt from the stream after two deltas, as Ctrl+C does."""
-
     def stream(self, messages, settings, cancel=None):
-        inner = super().stream(messages, settings, cancel)
-        backend = self
+        self.cancel = cancel
+        return InterruptingStream(super().stream(messages, settings, cancel))
 
-        class Interrupted(type(inner)):
-            pass
 
-        inner.__class__ = Interrupted
-        original_next = inner.__next__
+class ClosedPipe(io.StringIO):
+    """stdout whose reader went away after the first write."""
 
-        def next_or_interrupt():
-            if len(inner._text) == 2:
-                backend.interrupted_cancel = cancel
-                raise KeyboardInterrupt
-            return original_next()
-
-        Interrupted.__next__ = lambda self: next_or_interrupt()
-        return inner
+    def write(self, text):
+        if self.getvalue():
+            raise BrokenPipeError(32, "Broken pipe")
+        return super().write(text)
 
 
 # run_ask with a fake backend -----------------------------------------------
@@ -134,8 +148,20 @@ def test_run_ask_interrupt_keeps_partial_reply():
     assert result.exit_code == EXIT_INTERRUPTED
     assert stdout.getvalue() == "ab\n"
     assert stderr.getvalue() == ""
-    assert backend.interrupted_cancel.is_set()
+    assert backend.cancel.is_set()
     assert result.reply.metadata.stop_reason is StopReason.CANCELLED
+
+
+def test_run_ask_closed_stdout_stops_quietly():
+    backend = FakeBackend(["a", "b", "c"])
+    stdout, stderr = ClosedPipe(), io.StringIO()
+    result = run_ask("hi", spec=ModelSpec(), settings=GenerationSettings(), stdout=stdout, stderr=stderr,
+                     load=lambda spec: backend)
+
+    assert result.exit_code == EXIT_BROKEN_PIPE
+    assert stdout.getvalue() == "a"
+    assert stderr.getvalue() == ""
+    assert backend.requests[0].cancel.is_set()
 
 
 # Prompt input --------------------------------------------------------------
