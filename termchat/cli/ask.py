@@ -170,43 +170,46 @@ def ask(
     ctx: typer.Context,
     prompt: Annotated[
         str | None,
-        typer.Argument(help="The message to send. Without it, or with '-', the text piped to stdin is used."),
+        typer.Argument(metavar="PROMPT", help="The message to send. Without it, or with '-', the text piped to stdin is used."),
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Hub id, local model folder or .gguf file. Default: the config file's model, else gpt2."),
+        typer.Option("--model", "-m", metavar="MODEL", help="Hub id, local model folder or .gguf file. Default: the config file's model, else gpt2."),
     ] = None,
-    device: Annotated[str | None, typer.Option("--device", help="Device: auto, cpu, cuda or mps. Default: auto.")] = None,
+    device: Annotated[str | None, typer.Option("--device", metavar="DEVICE", help="Device: auto, cpu, cuda or mps. Default: auto.")] = None,
     dtype: Annotated[
-        str | None, typer.Option("--dtype", help="Weight precision: auto, float32, bfloat16 or float16. Default: auto.")
+        str | None, typer.Option("--dtype", metavar="DTYPE", help="Weight precision: auto, float32, bfloat16 or float16. Default: auto.")
     ] = None,
     temperature: Annotated[
-        str | None, typer.Option("--temperature", "-t", metavar="FLOAT", help="Sampling temperature, >= 0; 0 means greedy decoding.")
+        str | None, typer.Option("--temperature", "-t", metavar="FLOAT", help="Sampling temperature, >= 0; 0 means greedy decoding. Default: 0.7.")
     ] = None,
     top_k: Annotated[
-        str | None, typer.Option("--top-k", metavar="INT", help="Sample from the k most likely tokens, >= 0; 0 turns top-k off.")
+        str | None, typer.Option("--top-k", metavar="INT", help="Sample from the k most likely tokens, >= 0; 0 turns top-k off. Default: 50.")
     ] = None,
     top_p: Annotated[
-        str | None, typer.Option("--top-p", metavar="FLOAT", help="Nucleus sampling probability mass, in (0, 1]; 1 turns it off.")
+        str | None, typer.Option("--top-p", metavar="FLOAT", help="Nucleus sampling probability mass, in (0, 1]; 1 turns it off. Default: 0.95.")
     ] = None,
     max_new_tokens: Annotated[
-        str | None, typer.Option("--max-new-tokens", "-n", metavar="INT", help="Maximum tokens in the reply, >= 1.")
+        str | None, typer.Option("--max-new-tokens", "-n", metavar="INT", help="Maximum tokens in the reply, >= 1. Default: 256.")
     ] = None,
     repetition_penalty: Annotated[
         str | None,
-        typer.Option("--repetition-penalty", metavar="FLOAT", help="Penalty for repeated tokens, > 0; 1 means none."),
+        typer.Option("--repetition-penalty", metavar="FLOAT", help="Penalty for repeated tokens, > 0; 1 means none. Default: 1.1."),
     ] = None,
     seed: Annotated[
         str | None,
         typer.Option("--seed", metavar="INT", help="Random seed from 0 to 4294967295; the same seed gives the same reply."),
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", "-s", help="System prompt placed before the message.")] = None,
+    system: Annotated[str | None, typer.Option("--system", "-s", metavar="TEXT", help="System prompt placed before the message.")] = None,
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Print tracebacks and write debug details to the log file.")] = False,
 ) -> None:
-    """Send one message to the model and stream its reply to stdout."""
+    """Send one message to the model and stream its reply to stdout.
+
+    Sampling defaults come from the [generation] table of the config file when it sets them.
+    """
     from termchat.config import DEVICES, DTYPES, ConfigError, load_config
     from termchat.engine import ModelSpec, SettingsError
     from termchat.log import setup_logging
