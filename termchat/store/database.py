@@ -467,8 +467,9 @@ class Store:
 
         A query containing a Chinese, Japanese or Korean character finds
         messages that contain each of its terms (runs of letters and digits)
-        as a substring, ignoring case, so 北京 finds 我想去北京旅游. When
-        every term is shorter than 3 characters, the newest matches come first.
+        as a substring, so 北京 finds 我想去北京旅游. Case is ignored, but in
+        terms shorter than 3 characters only for ASCII letters. When every
+        term is shorter than 3 characters, the newest matches come first.
         """
         terms = cjk_terms(query)
         if terms is not None:

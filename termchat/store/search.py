@@ -86,11 +86,12 @@ def cjk_terms(query: str) -> list[str] | None:
 
 
 def cjk_search_sql(terms: Sequence[str], limit: int) -> tuple[str, list[Any]]:
-    """Build the query and parameters that find messages containing every term, ignoring case.
+    """Build the query and parameters that find messages containing every term as a substring.
 
     With a term of TRIGRAM_LENGTH or more characters, the trigram index finds
-    the candidates and ranks them (FTS5 rank). Shorter terms, which the
-    index cannot match, are tested on each candidate's text. When every term
+    the candidates, ignoring case, and ranks them (FTS5 rank). Shorter terms,
+    which the index cannot match, are tested on each candidate's text,
+    ignoring the case of ASCII letters only. When every term
     is short, the query scans the messages from the newest and stops after
     `limit` matches, so the newest matches come first.
     """
