@@ -108,3 +108,14 @@ def test_set_language_installs_chinese(language):
         assert re.search(r"[\u4e00-\u9fff]", translated)
     finally:
         i18n.set_language("en")
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 5])
+def test_chinese_plural_uses_one_form(count):
+    try:
+        i18n.set_language("zh_CN")
+        text = i18n.ngettext("{count} message", "{count} messages", count).format(count=count)
+    finally:
+        i18n.set_language("en")
+
+    assert text == f"{count} 条消息"
