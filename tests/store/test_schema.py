@@ -110,9 +110,9 @@ def test_upgrade_indexes_cjk_messages(tmp_path: Path, version: int) -> None:
 
 
 def test_cjk_ranges_match_sql_condition(tmp_path: Path) -> None:
-    # The trigram index takes the messages that the triggers' GLOB condition
-    # selects, and search sends a query there when cjk_terms sees a CJK
-    # character, so both must agree at the edge of every range.
+    # The trigram index contains the messages that the triggers' GLOB condition
+    # selects, and search uses that index when cjk_terms finds a CJK character
+    # in the query, so both must agree at the edge of every range.
     path = tmp_path / "termchat.db"
     with open_store(path) as store:
         conversation = store.create_conversation("gpt2", {})
