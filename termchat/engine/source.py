@@ -38,7 +38,10 @@ class ModelSource:
     path: Path | None = None
     """The local folder; None for a Hub id until it is downloaded."""
     gguf_file: str | None = None
-    """File name inside `path` when the model is a single .gguf file."""
+    """Absolute path of the .gguf file, when the model is a single file.
+
+    transformers 5.25 looks for a relative `gguf_file` in the current directory
+    before the model folder, so a relative name could load another file."""
 
 
 def resolve_source(model: str) -> ModelSource:
@@ -61,7 +64,8 @@ def resolve_source(model: str) -> ModelSource:
                     model=text
                 )
             )
-        return ModelSource(kind="gguf", model_id=text, path=path.resolve().parent, gguf_file=path.name)
+        resolved = path.resolve()
+        return ModelSource(kind="gguf", model_id=text, path=resolved.parent, gguf_file=str(resolved))
 
     looks_like_path = text.startswith((".", "/", "~")) or text.lower().endswith(".gguf") or "\\" in text
     if looks_like_path:

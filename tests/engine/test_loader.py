@@ -67,7 +67,7 @@ def test_source_gguf_file(tmp_path):
 
     assert source.kind == "gguf"
     assert source.path == tmp_path.resolve()
-    assert source.gguf_file == "m.gguf"
+    assert source.gguf_file == str(model_file.resolve())
 
 
 @pytest.mark.parametrize("model", ["./missing", "/no/such/model", "missing.gguf", "a/b/c", "bad id!", ""])
