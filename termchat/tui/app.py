@@ -94,7 +94,9 @@ class TermchatApp(App[None]):
         await self.push_screen(self.chat)
         await self.chat.open_conversation(self._initial_conversation)
         self.ready_at = self.clock()
-        self.load_model(self.spec)
+        # Start after the first frame: importing torch in the loader thread holds
+        # the GIL for long stretches and would delay the first paint.
+        self.call_after_refresh(self.load_model, self.spec)
 
     def _apply_theme(self) -> None:
         theme = self.config.theme

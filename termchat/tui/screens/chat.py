@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import replace
@@ -55,6 +56,9 @@ class ChatScreen(Screen[None]):
         Binding("f3", "copy_reply", _("Copy reply"), id="copy_reply"),
         Binding("f4", "copy_code", _("Copy code block"), id="copy_code"),
     ]
+
+    update_interval = 0.1
+    """Minimum seconds between two screen updates of a streaming reply."""
 
     def __init__(self, store: Store, settings: GenerationSettings) -> None:
         super().__init__()
@@ -259,6 +263,9 @@ class ChatScreen(Screen[None]):
                 recorder.append_reply(batch.text)
                 await widget.append(batch.text)
                 deltas += batch.delta_count
+                # Let deltas pile up between screen updates. Each update lays out the
+                # screen while holding the GIL, which the model thread needs per token.
+                await asyncio.sleep(self.update_interval)
             if batch.finished:
                 self.last_reply_stats = {
                     "deltas": deltas,

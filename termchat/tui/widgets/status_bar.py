@@ -97,7 +97,14 @@ class LoadPanel(Horizontal):
         self.display = True
         self.add_class("failed")
         self.query_one("#load-message", Label).update(visible_controls(message))
-        self.query_one("#load-bar", ProgressBar).display = False
+        self._stop_bar()
 
     def hide(self) -> None:
         self.display = False
+        self._stop_bar()
+
+    def _stop_bar(self) -> None:
+        # An indeterminate bar redraws 15 times a second even while hidden.
+        bar = self.query_one("#load-bar", ProgressBar)
+        bar.update(total=1, progress=1)
+        bar.display = False
