@@ -179,8 +179,7 @@ def measure_tokens_per_second(model: str, rounds: int, max_new_tokens: int) -> d
     backend = load_backend(ModelSpec(model=model, device="cpu"))
     settings = GenerationSettings(temperature=0, max_new_tokens=max_new_tokens, repetition_penalty=1.0)
     store = open_store(Path(tempfile.mkdtemp(prefix="tui_speed_db_")) / "termchat.db")
-    engine_engine_warmup = engine_tokens_per_second(backend, settings)
-    del engine_engine_warmup
+    engine_tokens_per_second(backend, settings)  # Warm-up: the first reply pays for lazy initialisation.
     engine: list[float] = []
     app: list[float] = []
     tokens = 0

@@ -64,6 +64,7 @@ def _fail(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
+# NOTE: option help is English only, because Typer reads it before --lang is parsed.
 def root(
     ctx: typer.Context,
     model: Annotated[

@@ -37,7 +37,7 @@ def call_soon_threadsafe(loop: asyncio.AbstractEventLoop, callback: Callable[...
     try:
         loop.call_soon_threadsafe(callback, *args)
     except RuntimeError:
-        pass  # The app has exited and its loop is closed: nobody is left to tell.
+        pass  # The app has exited and closed its loop, so the callback is dropped.
 
 
 async def run_in_daemon_thread(function: Callable[..., T], *args: Any, name: str = "termchat") -> T:

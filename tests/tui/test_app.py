@@ -77,7 +77,7 @@ async def test_load_failure_keeps_app_usable(store: Store) -> None:
         app.screen.dismiss(None)
         await wait_until(pilot, lambda: app.screen is app.chat, "the chat screen")
 
-        # Another model can be picked; the queued message is then answered.
+        # Another model can be picked, and the queued message then gets its reply.
         loader.error = None
         app.action_load_model("other-model")
         await wait_until(pilot, lambda: app.backend is not None, "the second load")

@@ -16,12 +16,12 @@ from textual.widgets import Footer, Header
 
 from termchat.engine import ChatBackend, ChatMessage, GenerationSettings, LoadProgress, Reply, StopReason
 from termchat.i18n import _
-from termchat.store import Conversation, ConversationRecorder, Store, StoreError, make_title
+from termchat.store import Conversation, ConversationRecorder, Store, StoredMessage, StoreError, make_title
 from termchat.tui.widgets.chat_message import AssistantMessage, ChatEntry, last_code_block
 from termchat.tui.widgets.composer import Composer
 from termchat.tui.widgets.message_list import MessageList
 from termchat.tui.widgets.status_bar import LoadPanel, StatusBar, StatusInfo
-from termchat.tui.worker import ThreadedReply
+from termchat.tui.worker import ThreadedReply, run_in_daemon_thread
 
 if TYPE_CHECKING:
     from termchat.tui.app import TermchatApp
@@ -67,6 +67,8 @@ class ChatScreen(Screen[None]):
         """Settings of the next reply; the settings screen changes them."""
         self.conversation: Conversation | None = None
         self.recorder: ConversationRecorder | None = None
+        self.opening = False
+        """True while a saved conversation is read; sending waits for it."""
         self.generating = False
         """True from the start of a reply until it is saved; guards against two replies at once."""
         self.last_reply_stats: dict[str, float] = {}
@@ -124,7 +126,7 @@ class ChatScreen(Screen[None]):
         self._set_status(state=_("No model loaded"))
 
     def backend_ready(self, backend: ChatBackend) -> None:
-        """Show the loaded model, then answer a message that was queued while it loaded."""
+        """Show the loaded model, then start the reply to a message queued while it loaded."""
         self.query_one(LoadPanel).hide()
         self.status_bar.show_status(StatusInfo.from_model(backend.info))
         entries = self.message_list.entries
@@ -147,13 +149,19 @@ class ChatScreen(Screen[None]):
         self.conversation = None
         entries: list[ChatEntry] = []
         if conversation_id is not None:
+            self.opening = True
+            # Read in a thread: 10,000 messages took about 150 ms on a 2-core machine,
+            # long enough to freeze typing if read on the event loop.
             try:
-                self.conversation = self.store.get_conversation(conversation_id)
-                stored = self.store.messages(conversation_id)
+                self.conversation, stored = await run_in_daemon_thread(
+                    self._read_conversation, conversation_id, name="termchat-open"
+                )
             except StoreError as error:
                 self.notify(str(error), severity="error")
                 stored = []
                 self.conversation = None
+            finally:
+                self.opening = False
             entries = [
                 ChatEntry(message.role, message.content, message.status, message.id, message.metadata)
                 for message in stored
@@ -170,6 +178,9 @@ class ChatScreen(Screen[None]):
         backend = self.termchat.backend
         if backend is not None and entries and entries[-1].role == "user":
             self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
+
+    def _read_conversation(self, conversation_id: str) -> tuple[Conversation, list[StoredMessage]]:
+        return self.store.get_conversation(conversation_id), self.store.messages(conversation_id)
 
     def _saved_settings(self, conversation: Conversation) -> GenerationSettings:
         try:
@@ -203,9 +214,12 @@ class ChatScreen(Screen[None]):
         if self.generating:
             self.notify(_("A reply is still being written. Press Esc to stop it, then send."), severity="warning")
             return
+        if self.opening:
+            self.notify(_("The conversation is still opening; send again in a moment."), severity="warning")
+            return
         recorder = self._ensure_conversation(text)
         if recorder is None:
-            return  # The text stays in the composer, so nothing is lost.
+            return  # Returning before composer.clear() keeps the text in the composer.
 
         stored = recorder.add_user_message(text)
         self._report_save_problem()

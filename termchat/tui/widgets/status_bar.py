@@ -16,7 +16,7 @@ from termchat.tui.text import visible_controls
 
 @dataclass(frozen=True)
 class StatusInfo:
-    """What the status bar shows; every field may be unknown."""
+    """Model and reply facts for the status bar. Any field may be empty or None."""
 
     model: str = ""
     device: str = ""
