@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -28,12 +29,13 @@ from termchat.paths import resolve_paths
 from termchat.store import Store, StoreError, short_id
 from termchat.tui.commands import LoadModelCommands
 from termchat.tui.screens.chat import ChatScreen
-from termchat.tui.screens.help import HelpScreen
-from termchat.tui.screens.sessions import NewConversation, OpenConversation, SessionsResult, SessionsScreen
-from termchat.tui.screens.settings import SettingsResult, SettingsScreen
 from termchat.tui.widgets.chat_message import ChatMessage
 from termchat.tui.widgets.composer import Composer
 from termchat.tui.worker import call_soon_threadsafe, run_in_daemon_thread
+
+if TYPE_CHECKING:
+    from termchat.tui.screens.sessions import SessionsResult
+    from termchat.tui.screens.settings import SettingsResult
 
 log = logging.getLogger(__name__)
 
@@ -192,17 +194,26 @@ class TermchatApp(App[None]):
         self.chat.close_reply_now()
         self.exit()
 
+    # The help, sessions and settings screens are imported when first opened,
+    # which keeps them out of the time to first paint.
+
     def action_help(self) -> None:
+        from termchat.tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(self.binding_rows()))
 
     def action_sessions(self) -> None:
+        from termchat.tui.screens.sessions import SessionsScreen
+
         if isinstance(self.screen, SessionsScreen):
             return
         self.push_screen(SessionsScreen(self.store), self._open_session_result)
 
     async def _open_session_result(self, result: SessionsResult | None) -> None:
+        from termchat.tui.screens.sessions import NewConversation, OpenConversation
+
         if isinstance(result, OpenConversation):
             await self.chat.open_conversation(result.conversation_id)
             return
@@ -222,6 +233,8 @@ class TermchatApp(App[None]):
                 await self.chat.open_conversation(None)
 
     def action_settings(self) -> None:
+        from termchat.tui.screens.settings import SettingsScreen
+
         if isinstance(self.screen, SettingsScreen):
             return
         context_size = self.backend.info.context_size if self.backend is not None else None
