@@ -218,3 +218,45 @@ async def test_context_notice_in_status(store: Store) -> None:
         status = str(app.chat.status_bar.render())
         assert "left out to fit the context" in status
         assert "/40" in status
+
+
+async def test_fast_typing_then_enter_keeps_text(store: Store) -> None:
+    from textual import events
+
+    backend = FakeBackend(["ok"])
+    app = make_app(store, backend)
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        text = "What is the capital of France?"
+        # Posted without waiting, as a terminal delivers keys while the app is busy.
+        for character in text:
+            key = "space" if character == " " else ("question_mark" if character == "?" else character)
+            app.post_message(events.Key(key, character))
+        app.post_message(events.Key("enter", "\r"))
+        app.post_message(events.Key("x", "x"))
+        await wait_until(pilot, lambda: len(app.chat.message_list.entries) == 2 and not app.chat.generating)
+
+        assert app.chat.message_list.entries[0].content == text
+        assert store.messages(app.chat.conversation.id)[0].content == text
+        assert app.chat.composer.text == "x"
+
+
+async def test_newline_key_inserts_newline(store: Store) -> None:
+    app = make_app(store, FakeBackend(["ok"]))
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        await pilot.press("a", "ctrl+j", "b")
+        assert app.chat.composer.text == "a\nb"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(app.chat.message_list.entries) == 2 and not app.chat.generating)
+        assert app.chat.message_list.entries[0].content == "a\nb"
+
+
+async def test_multiline_paste_kept_whole(store: Store) -> None:
+    from textual import events
+
+    app = make_app(store, FakeBackend(["ok"]))
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        app.post_message(events.Paste("line one\nline two\n\nline four"))
+        await wait_until(pilot, lambda: app.chat.composer.text == "line one\nline two\n\nline four", "the paste")

@@ -209,23 +209,23 @@ class ChatScreen(Screen[None]):
     @on(Composer.Submitted)
     async def send(self, event: Composer.Submitted) -> None:
         text = event.text
-        if not text.strip():
-            return
         if self.generating:
+            self.composer.restore(text)
             self.notify(_("A reply is still being written. Press Esc to stop it, then send."), severity="warning")
             return
         if self.opening:
+            self.composer.restore(text)
             self.notify(_("The conversation is still opening; send again in a moment."), severity="warning")
             return
         recorder = self._ensure_conversation(text)
         if recorder is None:
-            return  # Returning before composer.clear() keeps the text in the composer.
+            self.composer.restore(text)
+            return
 
         stored = recorder.add_user_message(text)
         self._report_save_problem()
         ready = self.termchat.backend is not None
         entry = ChatEntry("user", text, "complete" if ready else "queued", stored.id if stored else None)
-        self.composer.clear()
         await self.message_list.add(entry)
         self.message_list.scroll_end(animate=False)
         if ready:

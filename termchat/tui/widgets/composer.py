@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from textual import on
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
@@ -26,7 +27,7 @@ class Composer(TextArea):
 
     @dataclass
     class Submitted(Message):
-        """The user asked to send the text in the composer."""
+        """The user sent `text`, which the composer has already cleared."""
 
         composer: Composer
         text: str
@@ -35,12 +36,42 @@ class Composer(TextArea):
         def control(self) -> Composer:
             return self.composer
 
+    class _Send(Message):
+        """Queued behind the key presses that came before Enter; see `action_send`."""
+
+    class _Newline(Message):
+        """Queued behind the key presses that came before it; see `action_send`."""
+
     def __init__(self, *, id: str | None = None, placeholder: str = "") -> None:
         super().__init__(id=id, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
         self.placeholder = placeholder
 
+    # Priority bindings run as soon as the app reads the key, while the
+    # characters typed before it may still wait in this widget's message
+    # queue (the app falls behind while a model loads). Acting through a
+    # message of our own keeps the order, so no typed text is cut off.
+
     def action_send(self) -> None:
-        self.post_message(self.Submitted(self, self.text))
+        self.post_message(self._Send())
 
     def action_newline(self) -> None:
+        self.post_message(self._Newline())
+
+    @on(_Send)
+    def _send_in_order(self, message: _Send) -> None:
+        message.stop()
+        text = self.text
+        if not text.strip():
+            return
+        self.clear()
+        self.post_message(self.Submitted(self, text))
+
+    @on(_Newline)
+    def _insert_newline_in_order(self, message: _Newline) -> None:
+        message.stop()
         self.insert("\n")
+
+    def restore(self, text: str) -> None:
+        """Put back `text` that could not be sent, before anything typed since."""
+        self.load_text(text + self.text)
+        self.move_cursor(self.document.end)
