@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -21,8 +21,9 @@ import typer
 from termchat.i18n import _
 
 if TYPE_CHECKING:
-    from termchat.engine import ChatBackend, ModelSpec, Reply
+    from termchat.engine import ChatBackend, ChatMessage, ModelSpec, Reply
     from termchat.engine.settings import GenerationSettings
+    from termchat.store import ConversationRecorder, StoredMessage
 
 logger = logging.getLogger(__name__)
 
@@ -59,33 +60,45 @@ def run_ask(
     debug: bool = False,
     load: BackendLoader | None = None,
     cancel: threading.Event | None = None,
+    history: Sequence[ChatMessage] = (),
+    recorder: ConversationRecorder | None = None,
 ) -> AskResult:
     """Load the model, stream the reply to `prompt` into `stdout`, and return the result.
 
     Writes only the reply (and a final newline) to `stdout`, and at most one
     error line to `stderr`, plus a traceback when `debug` is set. Ctrl+C
     stops the reply, keeps the text written so far and returns exit code 130.
-    `load` replaces `termchat.engine.load_backend` in tests.
+    `history` contains the earlier turns of a continued conversation. With a
+    `recorder`, the prompt is saved before the model loads and the reply as it
+    streams, with its final status; a failed save is one warning line on
+    `stderr` and does not change the exit code. `load` replaces
+    `termchat.engine.load_backend` in tests.
     """
     from termchat.engine import ChatMessage, EngineError, GenerationError, load_backend
 
     cancel = cancel if cancel is not None else threading.Event()
     loader = load if load is not None else load_backend
+    if recorder is not None:
+        recorder.add_user_message(prompt)
 
     try:
         backend = loader(spec)
     except KeyboardInterrupt:
-        return AskResult(EXIT_INTERRUPTED)
+        return _finish(AskResult(EXIT_INTERRUPTED), recorder, settings, stderr, reply_started=False)
     except EngineError as error:
-        return _fail(stderr, str(error), debug)
+        return _finish(_fail(stderr, str(error), debug), recorder, settings, stderr, reply_started=False)
 
     stream = None
     wrote_text = False
+    if recorder is not None:
+        recorder.start_reply()
     try:
-        stream = backend.stream([ChatMessage("user", prompt)], settings, cancel)
+        stream = backend.stream([*history, ChatMessage("user", prompt)], settings, cancel)
         for delta in stream:
             # Set first, so a Ctrl+C during the write still ends the line.
             wrote_text = True
+            if recorder is not None:
+                recorder.append_reply(delta)
             stdout.write(delta)
             stdout.flush()
     except KeyboardInterrupt:
@@ -94,20 +107,22 @@ def run_ask(
             stream.close()
         _end_line(stdout, wrote_text)
         logger.info("ask interrupted by the user")
-        return AskResult(EXIT_INTERRUPTED, reply=stream.reply if stream is not None else None)
+        result = AskResult(EXIT_INTERRUPTED, reply=stream.reply if stream is not None else None)
+        return _finish(result, recorder, settings, stderr)
     except BrokenPipeError:
         cancel.set()
         if stream is not None:
             stream.close()
         _silence_stdout(stdout)
         logger.info("ask stopped: stdout was closed by its reader")
-        return AskResult(EXIT_BROKEN_PIPE, reply=stream.reply if stream is not None else None)
+        result = AskResult(EXIT_BROKEN_PIPE, reply=stream.reply if stream is not None else None)
+        return _finish(result, recorder, settings, stderr)
     except GenerationError as error:
         _end_line(stdout, wrote_text)
-        return _fail(stderr, str(error), debug, reply=error.reply)
+        return _finish(_fail(stderr, str(error), debug, reply=error.reply), recorder, settings, stderr)
     except EngineError as error:
         _end_line(stdout, wrote_text)
-        return _fail(stderr, str(error), debug)
+        return _finish(_fail(stderr, str(error), debug), recorder, settings, stderr)
     finally:
         backend.close()
 
@@ -115,7 +130,59 @@ def run_ask(
     reply = stream.reply
     if reply is not None:
         logger.info("ask reply: %s", reply.metadata.to_dict())
-    return AskResult(EXIT_OK, reply=reply)
+    return _finish(AskResult(EXIT_OK, reply=reply), recorder, settings, stderr)
+
+
+def _finish(
+    result: AskResult,
+    recorder: ConversationRecorder | None,
+    settings: GenerationSettings,
+    stderr: TextIO,
+    *,
+    reply_started: bool = True,
+) -> AskResult:
+    """Close the saved reply with the result's status, and warn on stderr when saving failed.
+
+    When the model failed to load no reply was started, so the conversation
+    ends with the user message alone, and the app offers to generate its reply.
+    """
+    if recorder is None:
+        return result
+
+    if reply_started:
+        metadata: dict[str, Any] = {"settings": settings.to_dict()}
+        if result.reply is not None:
+            metadata.update(result.reply.metadata.to_dict())
+            status = result.reply.status
+            text = result.reply.text or recorder.reply_text
+        else:
+            status = "stopped"
+            text = recorder.reply_text
+        if result.error:
+            status = "error"
+            metadata["error"] = result.error
+        recorder.finish_reply(text, status, metadata)
+
+    if recorder.pending:
+        recorder.flush()
+    if recorder.last_error is not None:
+        stderr.write(str(recorder.last_error) + "\n")
+        stderr.flush()
+    return result
+
+
+def history_from_store(messages: Sequence[StoredMessage]) -> list[ChatMessage]:
+    """Return saved messages as engine turns, leaving out system rows and empty replies."""
+    from termchat.engine import ChatMessage
+
+    turns: list[ChatMessage] = []
+    for message in messages:
+        if message.role not in ("user", "assistant"):
+            continue
+        if message.role == "assistant" and not message.content:
+            continue
+        turns.append(ChatMessage(message.role, message.content))
+    return turns
 
 
 def _end_line(stdout: TextIO, wrote_text: bool) -> None:
@@ -204,14 +271,21 @@ def ask(
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default.")
     ] = False,
+    session: Annotated[
+        str | None,
+        typer.Option("--session", metavar="ID", help="Continue this saved conversation (full id or unique prefix) and use its settings."),
+    ] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Do not save the message and the reply.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Print tracebacks and write debug details to the log file.")] = False,
 ) -> None:
     """Send one message to the model and stream its reply to stdout.
 
     Sampling defaults come from the [generation] table of the config file when it sets them.
+    The message and the reply are saved as a conversation unless --no-save is given.
     """
     from termchat.config import DEVICES, DTYPES, ConfigError, load_config
     from termchat.engine import ModelSpec, SettingsError
+    from termchat.store import ConversationRecorder, StoreError, open_store
     from termchat.log import setup_logging
     from termchat.paths import resolve_paths
 
@@ -220,9 +294,17 @@ def ask(
     paths = resolve_paths()
     setup_logging(paths.log_file, debug=debug)
 
+    store = None
     try:
         config = load_config(paths.config_file)
         text = read_prompt(prompt, sys.stdin)
+        base_settings = config.generation
+        conversation = None
+        if session is not None or not no_save:
+            store = open_store(paths.database_file)
+        if session is not None:
+            conversation = store.resolve_conversation(session)
+            base_settings = _saved_settings(conversation.settings, config.generation)
         options = {
             "temperature": temperature,
             "top_k": top_k,
@@ -232,24 +314,77 @@ def ask(
             "seed": seed,
             "system_prompt": system,
         }
-        settings = build_settings(config.generation, options)
+        settings = build_settings(base_settings, options)
         device = device or config.device
         dtype = dtype or config.dtype
         _check_choice("--device", device, DEVICES)
         _check_choice("--dtype", dtype, DTYPES)
     except (ConfigError, SettingsError, ValueError) as error:
+        _close(store)
         typer.echo(str(error), err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    except StoreError as error:
+        _close(store)
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
 
+    model_id = model or (conversation.model if conversation is not None else config.model)
     spec = ModelSpec(
-        model=model or config.model,
+        model=model_id,
         device=device,  # type: ignore[arg-type]
         dtype=dtype,  # type: ignore[arg-type]
         trust_remote_code=trust_remote_code,
     )
+
+    history: list[ChatMessage] = []
+    recorder = None
+    try:
+        if conversation is not None:
+            history = history_from_store(store.messages(conversation.id))
+        if store is not None and not no_save:
+            if conversation is None:
+                conversation = store.create_conversation(model_id, settings.to_dict())
+            else:
+                store.update_conversation_settings(conversation.id, model_id, settings.to_dict())
+            recorder = ConversationRecorder(store, conversation.id)
+    except StoreError as error:
+        _close(store)
+        typer.echo(str(error), err=True)
+        raise typer.Exit(EXIT_FAILURE) from None
+
     _reconfigure_stdout()
-    result = run_ask(text, spec=spec, settings=settings, stdout=sys.stdout, stderr=sys.stderr, debug=debug)
+    try:
+        result = run_ask(
+            text,
+            spec=spec,
+            settings=settings,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            debug=debug,
+            history=history,
+            recorder=recorder,
+        )
+    finally:
+        _close(store)
     raise typer.Exit(result.exit_code)
+
+
+def _saved_settings(saved: dict[str, Any], fallback: GenerationSettings) -> GenerationSettings:
+    """Return a conversation's saved settings, or `fallback` where a saved value is no longer valid."""
+    from termchat.engine import GenerationSettings, SettingsError
+
+    known = set(GenerationSettings().to_dict())
+    values = {name: value for name, value in saved.items() if name in known}
+    try:
+        return GenerationSettings.from_mapping(values, base=fallback)
+    except SettingsError as error:
+        logger.warning("ignoring saved settings of the conversation: %s", error)
+        return fallback
+
+
+def _close(store: Any) -> None:
+    if store is not None:
+        store.close()
 
 
 def _check_choice(option: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -93,6 +93,15 @@ class Reply:
     def stopped(self) -> bool:
         return self.metadata.stop_reason is StopReason.CANCELLED
 
+    @property
+    def status(self) -> Literal["complete", "stopped", "error"]:
+        """The message status a store records for this reply."""
+        if self.metadata.stop_reason is StopReason.CANCELLED:
+            return "stopped"
+        if self.metadata.stop_reason is StopReason.ERROR:
+            return "error"
+        return "complete"
+
 
 @dataclass(frozen=True, slots=True)
 class LoadProgress:
