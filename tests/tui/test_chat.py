@@ -260,3 +260,12 @@ async def test_multiline_paste_kept_whole(store: Store) -> None:
         await wait_for_model(pilot)
         app.post_message(events.Paste("line one\nline two\n\nline four"))
         await wait_until(pilot, lambda: app.chat.composer.text == "line one\nline two\n\nline four", "the paste")
+
+
+def test_short_model_name() -> None:
+    from termchat.tui.widgets.status_bar import short_model_name
+
+    assert short_model_name("/models/SmolLM2-135M-Instruct.Q4_1.gguf") == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert short_model_name("./my-model/") == "my-model"
+    assert short_model_name("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert short_model_name("gpt2") == "gpt2"

@@ -20,7 +20,7 @@ from termchat.store import Conversation, ConversationRecorder, Store, StoredMess
 from termchat.tui.widgets.chat_message import AssistantMessage, ChatEntry, last_code_block
 from termchat.tui.widgets.composer import Composer
 from termchat.tui.widgets.message_list import MessageList
-from termchat.tui.widgets.status_bar import LoadPanel, StatusBar, StatusInfo
+from termchat.tui.widgets.status_bar import LoadPanel, StatusBar, StatusInfo, short_model_name
 from termchat.tui.worker import ThreadedReply, run_in_daemon_thread
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class ChatScreen(Screen[None]):
 
     def _assistant_name(self) -> str:
         backend = self.termchat.backend
-        return backend.info.model_id if backend is not None else _("Assistant")
+        return short_model_name(backend.info.model_id) if backend is not None else _("Assistant")
 
     # Model state, driven by the app.
 

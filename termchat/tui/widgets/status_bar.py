@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -33,7 +34,21 @@ class StatusInfo:
 
     @classmethod
     def from_model(cls, info: ModelInfo) -> StatusInfo:
-        return cls(model=info.model_id, device=info.device, dtype=info.dtype, context_size=info.context_size)
+        return cls(
+            model=short_model_name(info.model_id), device=info.device, dtype=info.dtype, context_size=info.context_size
+        )
+
+
+def short_model_name(model_id: str) -> str:
+    """Return the file or folder name of a local model path, or a Hub id unchanged.
+
+    A full path such as /home/me/models/x.gguf would push the other facts off
+    the status line.
+    """
+    path = Path(model_id).expanduser()
+    if path.is_absolute() or model_id.startswith((".", "~")) or path.exists():
+        return path.name or model_id
+    return model_id
 
 
 def format_status(status: StatusInfo) -> Text:
