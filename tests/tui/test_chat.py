@@ -229,9 +229,9 @@ async def test_fast_typing_then_enter_keeps_text(store: Store) -> None:
         await wait_for_model(pilot)
         text = "What is the capital of France?"
         # Posted without waiting, as a terminal delivers keys while the app is busy.
+        key_names = {" ": "space", "?": "question_mark"}
         for character in text:
-            key = "space" if character == " " else ("question_mark" if character == "?" else character)
-            app.post_message(events.Key(key, character))
+            app.post_message(events.Key(key_names.get(character, character), character))
         app.post_message(events.Key("enter", "\r"))
         app.post_message(events.Key("x", "x"))
         await wait_until(pilot, lambda: len(app.chat.message_list.entries) == 2 and not app.chat.generating)
