@@ -64,10 +64,6 @@ def test_catalogue_translates_every_message():
     assert missing == []
 
 
-# NOTE: termchat/store/exchange.py calls _('Created') and _('Status') inside
-# f-strings, so the Markdown export shows them in English. Remove this marker
-# when those calls move out of the f-strings.
-@pytest.mark.xfail(strict=True, reason="store/exchange.py marks 'Created' and 'Status' inside f-strings")
 def test_extractor_finds_every_marked_string():
     hidden = sorted(_marked_literals() - _source_messages())
 

@@ -85,26 +85,28 @@ def to_json(conversation: Conversation, messages: list[StoredMessage]) -> str:
 def to_markdown(conversation: Conversation, messages: list[StoredMessage]) -> str:
     """Render the conversation as Markdown for reading. Markdown cannot be imported back."""
     role_names = {"system": _("System"), "user": _("User"), "assistant": _("Assistant")}
+    title = conversation.title or _("(untitled)")
     lines = [
-        f"# {conversation.title or _('(untitled)')}",
+        f"# {title}",
         "",
-        f"- {_('Conversation')}: `{conversation.id}`",
-        f"- {_('Model')}: `{conversation.model}`",
-        f"- {_('Created')}: {format_time(conversation.created_at)}",
-        f"- {_('Last activity')}: {format_time(conversation.updated_at)}",
+        _("- Conversation: `{id}`").format(id=conversation.id),
+        _("- Model: `{model}`").format(model=conversation.model),
+        _("- Created: {time}").format(time=format_time(conversation.created_at)),
+        _("- Last activity: {time}").format(time=format_time(conversation.updated_at)),
     ]
     settings = {key: value for key, value in conversation.settings.items() if key != "system_prompt"}
     if settings:
         described = ", ".join(f"{key} = {value}" for key, value in settings.items())
-        lines.append(f"- {_('Settings')}: {described}")
+        lines.append(_("- Settings: {settings}").format(settings=described))
     system_prompt = conversation.settings.get("system_prompt")
     if system_prompt:
-        lines += ["", f"## {_('System prompt')}", "", str(system_prompt)]
+        heading = _("System prompt")
+        lines += ["", f"## {heading}", "", str(system_prompt)]
 
     for message in messages:
         lines += ["", f"## {role_names.get(message.role, message.role)}", "", message.content]
         if message.status != "complete":
-            lines += ["", f"*{_('Status')}: {message.status}*"]
+            lines += ["", _("*Status: {status}*").format(status=message.status)]
     return "\n".join(lines) + "\n"
 
 
