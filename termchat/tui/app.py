@@ -280,15 +280,37 @@ class TermchatApp(App[None]):
     # Help and the command palette.
 
     def binding_rows(self) -> list[tuple[str, str, str]]:
-        """Return (keys, description, binding id) for every termchat binding, after remapping."""
+        """Return (keys, description, binding id) for every termchat binding, after remapping.
+
+        Each description starts with the screen where the binding works, because
+        the same key (Esc, for one) does different things on different screens.
+        """
+        # Imported here, like in the actions above, to keep these screens out of the first paint.
+        from termchat.tui.screens.confirm import ConfirmScreen
+        from termchat.tui.screens.help import HelpScreen
+        from termchat.tui.screens.rename import RenameScreen
+        from termchat.tui.screens.sessions import RowTable, SessionsScreen
+        from termchat.tui.screens.settings import SettingsScreen
+
+        groups = (
+            (_("All screens"), self.BINDINGS),
+            (_("Chat"), [*ChatScreen.BINDINGS, *Composer.BINDINGS, *ChatMessage.BINDINGS]),
+            (_("Sessions"), [*SessionsScreen.BINDINGS, *RowTable.BINDINGS]),
+            (_("Settings"), SettingsScreen.BINDINGS),
+            (_("Help"), HelpScreen.BINDINGS),
+            (_("Confirmation"), ConfirmScreen.BINDINGS),
+            (_("Rename"), RenameScreen.BINDINGS),
+        )
         rows: list[tuple[str, str, str]] = []
-        for bindings in (self.BINDINGS, ChatScreen.BINDINGS, Composer.BINDINGS, ChatMessage.BINDINGS):
+        for screen, bindings in groups:
             for binding in bindings:
                 assert isinstance(binding, Binding) and binding.id is not None
                 keys = self._keymap.get(binding.id, binding.key)
                 shown = ", ".join(self.get_key_display(replace(binding, key=key)) for key in keys.split(","))
-                rows.append((shown, _(binding.description), binding.id))
-        rows.append((self.get_key_display(Binding("ctrl+p", "")), _("Command palette"), "command_palette"))
+                description = _("{screen}: {action}").format(screen=screen, action=_(binding.description))
+                rows.append((shown, description, binding.id))
+        palette = _("{screen}: {action}").format(screen=_("All screens"), action=_("Command palette"))
+        rows.append((self.get_key_display(Binding("ctrl+p", "")), palette, "command_palette"))
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
