@@ -1,19 +1,21 @@
 """The root `termchat` command: options shared by every subcommand, and the chat app without one.
 
 Imports neither torch, transformers nor Textual at module level, so
-`termchat --help` and the subcommands start fast.
+`termchat --help` and the subcommands start fast. Typer and click are imported
+only by `register`, because `termchat` with root options alone skips Typer
+(see `parse_chat_argv`): Typer builds a pydantic adapter per option, which
+took about 0.3 s before the first frame on the 2-core machine that
+docs/benchmarks.md describes.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `register` defines the Typer
+# callback inside a function, and Typer evaluates its annotations at that
+# point, where `typer` is a local name.
 
 import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
-
-import click
-import typer
-from typer.core import TyperGroup
 
 from termchat import __version__
 from termchat.config import DEVICES, DTYPES, ConfigError, load_config
@@ -46,81 +48,65 @@ def normalize_resume_argv(args: list[str], subcommands: set[str]) -> list[str]:
     return result
 
 
-class RootGroup(TyperGroup):
-    """The root command group, which accepts `--resume` with or without an id."""
+_VALUE_OPTIONS = {
+    "--model": "model",
+    "-m": "model",
+    "--device": "device",
+    "--dtype": "dtype",
+    "--resume": "resume",
+    "-c": "resume",
+    "--data-dir": "data_dir",
+    "--lang": "lang",
+}
+_FLAG_OPTIONS = {"--trust-remote-code": "trust_remote_code", "--debug": "debug"}
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, normalize_resume_argv(list(args), set(self.commands)))
+
+def parse_chat_argv(args: list[str], subcommands: set[str]) -> dict[str, Any] | None:
+    """Parse `args` that hold root options only, as Typer would; return None for anything else.
+
+    None means Typer must parse `args`: a subcommand, `--help`, `--version`,
+    an unknown or repeated option, a missing value or a value starting with
+    `-`. Each key of the result is the name of a `root` parameter.
+    """
+    values: dict[str, Any] = {"trust_remote_code": False, "debug": False}
+    args = normalize_resume_argv(list(args), subcommands)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg in _FLAG_OPTIONS:
+            name, value = _FLAG_OPTIONS[arg], True
+        elif arg.startswith("--") and "=" in arg:
+            option, value = arg.split("=", 1)
+            name = _VALUE_OPTIONS.get(option)
+            if name is None or not value:
+                return None
+        elif arg in _VALUE_OPTIONS:
+            if index == len(args) or args[index].startswith("-"):
+                return None
+            name, value = _VALUE_OPTIONS[arg], args[index]
+            index += 1
+        else:
+            return None
+        if name in values and name not in ("trust_remote_code", "debug"):
+            return None
+        values[name] = value
+    return values
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(f"termchat {__version__}")
-        raise typer.Exit()
+def run_root_chat(values: dict[str, Any]) -> None:
+    """Run the chat app with root option `values` from `parse_chat_argv`, without Typer."""
+    data_dir = values.get("data_dir")
+    if data_dir is not None:
+        os.environ[HOME_ENV] = str(Path(data_dir).expanduser())
+    options = {name: values.get(name) for name in ("model", "device", "dtype", "resume")}
+    run_chat(options, lang=values.get("lang"), trust_remote_code=values["trust_remote_code"], debug=values["debug"])
 
 
 def _fail(message: str) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(EXIT_USAGE)
-
-
-# NOTE: option help is English only, because Typer reads it before --lang is parsed.
-def root(
-    ctx: typer.Context,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", "-m", help="Hub id, local model folder or .gguf file to chat with. Default: the config file's model, else gpt2."),
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option("--device", help=f"Device to run the model on: {', '.join(DEVICES)}. Default: auto."),
-    ] = None,
-    dtype: Annotated[
-        str | None,
-        typer.Option("--dtype", help=f"Weight precision: {', '.join(DTYPES)}. Default: auto."),
-    ] = None,
-    resume: Annotated[
-        str | None,
-        typer.Option(
-            "--resume",
-            "-c",
-            help="Continue a saved conversation: the most recent one, or the one whose id starts with ID.",
-            metavar="[ID]",
-        ),
-    ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option("--data-dir", help=f"Keep the database, config, cache and logs under this folder (sets {HOME_ENV})."),
-    ] = None,
-    lang: Annotated[
-        str | None,
-        typer.Option("--lang", help="Language of the interface, such as en or zh_CN. Default: config file, else the locale."),
-    ] = None,
-    trust_remote_code: Annotated[
-        bool,
-        typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default."),
-    ] = False,
-    debug: Annotated[
-        bool,
-        typer.Option("--debug", help="Write debug details to the log file."),
-    ] = False,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
-    ] = False,
-) -> None:
-    """Chat with a local model in the terminal; without a subcommand this opens the chat app."""
-    if data_dir is not None:
-        os.environ[HOME_ENV] = str(data_dir.expanduser())
-    ctx.ensure_object(dict)["debug"] = debug
-
-    if ctx.invoked_subcommand is not None:
-        if lang is not None:
-            set_language(lang)
-        return
-
-    options = {"model": model, "device": device, "dtype": dtype, "resume": resume}
-    run_chat(options, lang=lang, trust_remote_code=trust_remote_code, debug=debug)
+    # SystemExit, not typer.Exit, because the chat app may start without Typer.
+    print(message, file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_USAGE)
 
 
 def run_chat(options: dict[str, Any], *, lang: str | None, trust_remote_code: bool, debug: bool) -> None:
@@ -191,6 +177,79 @@ def _conversation_to_resume(store: Any, resume: str | None) -> Any:
     return store.resolve_conversation(resume)
 
 
-def register(app: typer.Typer) -> None:
-    """Install `root` as the callback of the `termchat` command."""
+def register(app: Any) -> None:
+    """Install the root callback, with every root option, on the `termchat` Typer app."""
+    import click
+    import typer
+    from typer.core import TyperGroup
+
+    class RootGroup(TyperGroup):
+        """The root command group, which accepts `--resume` with or without an id."""
+
+        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+            return super().parse_args(ctx, normalize_resume_argv(list(args), set(self.commands)))
+
+    def print_version(value: bool) -> None:
+        if value:
+            typer.echo(f"termchat {__version__}")
+            raise typer.Exit()
+
+    # NOTE: option help is English only, because Typer reads it before --lang is parsed.
+    def root(
+        ctx: typer.Context,
+        model: Annotated[
+            str | None,
+            typer.Option("--model", "-m", help="Hub id, local model folder or .gguf file to chat with. Default: the config file's model, else gpt2."),
+        ] = None,
+        device: Annotated[
+            str | None,
+            typer.Option("--device", help=f"Device to run the model on: {', '.join(DEVICES)}. Default: auto."),
+        ] = None,
+        dtype: Annotated[
+            str | None,
+            typer.Option("--dtype", help=f"Weight precision: {', '.join(DTYPES)}. Default: auto."),
+        ] = None,
+        resume: Annotated[
+            str | None,
+            typer.Option(
+                "--resume",
+                "-c",
+                help="Continue a saved conversation: the most recent one, or the one whose id starts with ID.",
+                metavar="[ID]",
+            ),
+        ] = None,
+        data_dir: Annotated[
+            Path | None,
+            typer.Option("--data-dir", help=f"Keep the database, config, cache and logs under this folder (sets {HOME_ENV})."),
+        ] = None,
+        lang: Annotated[
+            str | None,
+            typer.Option("--lang", help="Language of the interface, such as en or zh_CN. Default: config file, else the locale."),
+        ] = None,
+        trust_remote_code: Annotated[
+            bool,
+            typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default."),
+        ] = False,
+        debug: Annotated[
+            bool,
+            typer.Option("--debug", help="Write debug details to the log file."),
+        ] = False,
+        version: Annotated[
+            bool,
+            typer.Option("--version", callback=print_version, is_eager=True, help="Print the version and exit."),
+        ] = False,
+    ) -> None:
+        """Chat with a local model in the terminal; without a subcommand this opens the chat app."""
+        if data_dir is not None:
+            os.environ[HOME_ENV] = str(data_dir.expanduser())
+        ctx.ensure_object(dict)["debug"] = debug
+
+        if ctx.invoked_subcommand is not None:
+            if lang is not None:
+                set_language(lang)
+            return
+
+        options = {"model": model, "device": device, "dtype": dtype, "resume": resume}
+        run_chat(options, lang=lang, trust_remote_code=trust_remote_code, debug=debug)
+
     app.callback(invoke_without_command=True, cls=RootGroup)(root)
