@@ -111,9 +111,16 @@ class ChatScreen(Screen[None]):
     def status_bar(self) -> StatusBar:
         return self.query_one(StatusBar)
 
-    def _assistant_name(self) -> str:
+    def _assistant_name(self, entry: ChatEntry) -> str:
+        # A reply names the model that wrote it. Replies saved without one fall back
+        # to the conversation's model, so a resumed conversation reads like a live one.
+        model = (entry.metadata or {}).get("model")
+        if not model and self.conversation is not None:
+            model = self.conversation.model
         backend = self.termchat.backend
-        return short_model_name(backend.info.model_id) if backend is not None else _("Assistant")
+        if not model and backend is not None:
+            model = backend.info.model_id
+        return short_model_name(model) if model else _("Assistant")
 
     # Model state, driven by the app.
 
@@ -257,7 +264,8 @@ class ChatScreen(Screen[None]):
 
         recorder.start_reply()
         self._report_save_problem()
-        widget = await self.message_list.add(ChatEntry("assistant", "", "streaming"))
+        entry = ChatEntry("assistant", "", "streaming", metadata={"model": backend.info.model_id})
+        widget = await self.message_list.add(entry)
         assert isinstance(widget, AssistantMessage)
         self._reply_widget = widget
         self._set_status(state=_("Generating"))
@@ -298,7 +306,7 @@ class ChatScreen(Screen[None]):
             return
 
         text = widget.entry.content
-        metadata: dict[str, Any] = {"settings": settings.to_dict()}
+        metadata: dict[str, Any] = {**(widget.entry.metadata or {}), "settings": settings.to_dict()}
         if reply is not None:
             status = _STATUS_BY_STOP_REASON.get(reply.metadata.stop_reason, "complete")
             metadata.update(reply.metadata.to_dict())
@@ -345,7 +353,11 @@ class ChatScreen(Screen[None]):
         self._reply_widget = None
         self.generating = False
         if widget is not None and recorder is not None and settings is not None:
-            metadata = {"settings": settings.to_dict(), "stop_reason": str(StopReason.CANCELLED)}
+            metadata = {
+                **(widget.entry.metadata or {}),
+                "settings": settings.to_dict(),
+                "stop_reason": str(StopReason.CANCELLED),
+            }
             recorder.finish_reply(widget.entry.content, "stopped", metadata)
             widget.entry.status = "stopped"
             widget.set_status("stopped")

@@ -20,7 +20,7 @@ class MessageList(VerticalScroll, can_focus=False):
     the bottom, so new text is followed only while the user has not scrolled up.
     """
 
-    def __init__(self, *, assistant_name: Callable[[], str], id: str | None = None) -> None:
+    def __init__(self, *, assistant_name: Callable[[ChatEntry], str], id: str | None = None) -> None:
         super().__init__(id=id)
         self.entries: list[ChatEntry] = []
         self._first_mounted = 0
@@ -29,7 +29,7 @@ class MessageList(VerticalScroll, can_focus=False):
 
     def make_widget(self, entry: ChatEntry) -> ChatMessage:
         if entry.role == "assistant":
-            return AssistantMessage(entry, author=self._assistant_name())
+            return AssistantMessage(entry, author=self._assistant_name(entry))
         return UserMessage(entry)
 
     @property
