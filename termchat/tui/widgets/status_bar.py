@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.widgets import Label, ProgressBar, Static
 
 from termchat.engine import LoadProgress, ModelInfo
@@ -93,17 +95,81 @@ class StatusBar(Static):
         self.update(format_status(status))
 
 
+def shorten_middle(text: str, width: int) -> str:
+    """Return `text` cut to `width` terminal cells by replacing its middle with an ellipsis.
+
+    The end keeps the larger half, because the end of a model path is its
+    file or folder name.
+    """
+    if cell_len(text) <= width:
+        return text
+    if width < 1:
+        return ""
+    tail_width = width // 2
+    head_width = width - 1 - tail_width
+
+    head, used = "", 0
+    for character in text:
+        used += get_character_cell_size(character)
+        if used > head_width:
+            break
+        head += character
+    tail, used = "", 0
+    for character in reversed(text):
+        used += get_character_cell_size(character)
+        if used > tail_width:
+            break
+        tail = character + tail
+    return f"{head}…{tail}"
+
+
+class LoadMessage(Label):
+    """The load panel's text: progress on one line, shortened in the middle, or a wrapped error."""
+
+    DEFAULT_CSS = """
+    LoadMessage {
+        padding-right: 1;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.message = ""
+        self.one_line = True
+        """True for progress: a long model path would wrap and push the composer up.
+        An error wraps instead, because its end says how to fix it."""
+
+    def show(self, text: str, *, one_line: bool) -> None:
+        self.message = visible_controls(text)
+        self.one_line = one_line
+        self.clear_cached_dimensions()
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        if not self.one_line:
+            return Text(self.message, end="")
+        line = self.message.replace("\n", " ")
+        # The width is 0 before the first layout; the line is cropped there, not wrapped.
+        width = self.content_region.width
+        return Text(shorten_middle(line, width) if width else line, no_wrap=True, overflow="crop", end="")
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self.one_line:
+            return 1
+        return super().get_content_height(container, viewport, width)
+
+
 class LoadPanel(Horizontal):
     """Progress bar and message while a model loads; the error line when loading failed."""
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="load-message", markup=False)
+        yield LoadMessage(id="load-message")
         yield ProgressBar(total=None, show_eta=False, id="load-bar")
 
     def show_progress(self, progress: LoadProgress) -> None:
         self.display = True
         self.remove_class("failed")
-        self.query_one("#load-message", Label).update(progress.description)
+        self.query_one(LoadMessage).show(progress.description, one_line=True)
         bar = self.query_one("#load-bar", ProgressBar)
         bar.display = True
         bar.update(total=progress.total, progress=progress.completed)
@@ -111,7 +177,7 @@ class LoadPanel(Horizontal):
     def show_error(self, message: str) -> None:
         self.display = True
         self.add_class("failed")
-        self.query_one("#load-message", Label).update(visible_controls(message))
+        self.query_one(LoadMessage).show(message, one_line=False)
         self._stop_bar()
 
     def hide(self) -> None:
