@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+from rich.cells import cell_len
 
 from termchat.i18n import _, ngettext
 
@@ -84,15 +85,23 @@ def list_command(
             _short_id(conversation.id),
             _local_time(conversation.updated_at),
             str(conversation.message_count),
-            _printable(conversation.model),
+            _printable(_model_name(conversation.model)),
             _printable(conversation.title) or _("(untitled)"),
         )
         for conversation in conversations
     ]
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(4)]
+    # Widths in terminal cells, because Chinese headers and titles take two cells a character.
+    widths = [max(cell_len(row[column]) for row in [header, *rows]) for column in range(4)]
     for row in [header, *rows]:
-        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        cells = [cell + " " * (width - cell_len(cell)) for cell, width in zip(row[:4], widths, strict=True)]
         typer.echo("  ".join([*cells, row[4]]).rstrip())
+
+
+def _model_name(model: str) -> str:
+    """Return a local model's file or folder name, or a Hub id unchanged, to keep the list narrow."""
+    if model.startswith(("/", "./", "../", "~")) or model.lower().endswith(".gguf"):
+        return Path(model).name or model
+    return model
 
 
 @sessions_app.command("show")

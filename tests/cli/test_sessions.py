@@ -81,6 +81,19 @@ def test_list_by_last_activity(store: Store) -> None:
     assert lines[1].split()[3] == "2"
 
 
+def test_list_shows_local_model_by_name(store: Store) -> None:
+    make_conversation(store, "gguf chat", model="/models/deep/folder/SmolLM2-135M.Q4_1.gguf")
+    make_conversation(store, "hub chat", model="HuggingFaceTB/SmolLM2-135M-Instruct")
+
+    result = invoke("list")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "/models/deep/folder" not in result.stdout
+    assert lines[1].split()[4] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert lines[2].split()[4] == "SmolLM2-135M.Q4_1.gguf"
+
+
 def test_list_limit(store: Store) -> None:
     for index in range(5):
         make_conversation(store, f"chat {index}")
