@@ -138,6 +138,14 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
     BINDINGS = [
         Binding("ctrl+s", "save", _("Save"), id="settings_save"),
         Binding("escape", "cancel", _("Cancel"), id="settings_cancel"),
+        # Priority bindings, so the focus moves before the app forwards the next key.
+        # With the Screen's own Tab bindings, keys typed right after Tab reached the
+        # field being left: "Tab 2 0" in one burst changed the temperature.
+        Binding("tab", "app.focus_next", _("Next field"), show=False, priority=True, id="settings_next_field"),
+        Binding(
+            "shift+tab", "app.focus_previous", _("Previous field"), show=False, priority=True,
+            id="settings_previous_field",
+        ),
     ]
 
     def __init__(self, settings: GenerationSettings, context_size: int | None) -> None:
@@ -235,6 +243,8 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         if event.input.id is not None:
             self._validate_field(event.input.id)
 
+    # NOTE: keys typed in the same burst as Enter still reach the field being left,
+    # because Enter is the Input's own binding and the focus moves only here.
     @on(Input.Submitted)
     def _on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id is not None and self._validate_field(event.input.id):
