@@ -99,6 +99,13 @@ class TermchatApp(App[None]):
         # Start after the first frame: importing torch in the loader thread holds
         # the GIL for long stretches and would delay the first paint.
         self.call_after_refresh(self.load_model, self.spec)
+        self.call_after_refresh(self._import_reply_widgets)
+
+    def _import_reply_widgets(self) -> None:
+        # The Markdown widget is imported only by the first reply (see
+        # AssistantMessage), so import it once the first frame is out, not when
+        # the first reply starts.
+        import textual.widgets._markdown  # noqa: F401
 
     def _apply_theme(self) -> None:
         theme = self.config.theme
@@ -125,6 +132,8 @@ class TermchatApp(App[None]):
         self.config = replace(self.config, theme=theme.name)
 
     def _apply_keymap(self) -> None:
+        if not self.config.keys:
+            return  # Nothing to remap, so skip binding_rows, which imports every screen.
         known = {binding_id for _key, _description, binding_id in self.binding_rows()}
         unknown = sorted(set(self.config.keys) - known)
         if unknown:

@@ -12,13 +12,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from termchat.engine import ChatBackend, ChatMessage, GenerationSettings, LoadProgress, Reply, StopReason
 from termchat.i18n import _
 from termchat.store import Conversation, ConversationRecorder, Store, StoredMessage, StoreError, make_title
 from termchat.tui.widgets.chat_message import AssistantMessage, ChatEntry, last_code_block
 from termchat.tui.widgets.composer import Composer
+from termchat.tui.widgets.footer import BindingsFooter
 from termchat.tui.widgets.message_list import MessageList
 from termchat.tui.widgets.status_bar import LoadPanel, StatusBar, StatusInfo, short_model_name
 from termchat.tui.worker import ThreadedReply, run_in_daemon_thread
@@ -59,6 +60,17 @@ class ChatScreen(Screen[None]):
 
     update_interval = 0.1
     """Minimum seconds between two screen updates of a streaming reply."""
+    max_update_interval = 0.25
+    """Maximum seconds between two screen updates of a streaming reply."""
+    update_cpu_share = 0.05
+    """Share of time the event loop may spend on CPU while a reply streams.
+
+    The pause after each update is the loop's CPU time since the previous
+    update divided by this share, kept between `update_interval` and
+    `max_update_interval`. The model thread needs the GIL for every token,
+    so CPU time on the loop thread slows a reply from a small model by roughly
+    as much (an estimate from profiles, not a per-token measurement).
+    """
 
     def __init__(self, store: Store, settings: GenerationSettings) -> None:
         super().__init__()
@@ -88,7 +100,7 @@ class ChatScreen(Screen[None]):
         yield LoadPanel(id="load-panel")
         yield Composer(id="composer", placeholder=_("Message (Enter sends, Ctrl+J adds a new line)"))
         yield StatusBar(id="status")
-        yield Footer()
+        yield BindingsFooter()
 
     def on_unmount(self) -> None:
         # Any exit path, not only Ctrl+Q, must leave the partial reply saved.
@@ -261,6 +273,9 @@ class ChatScreen(Screen[None]):
         messages = engine_messages(self.message_list.entries)
         reply = ThreadedReply(backend, messages, settings)
         self._reply, self._reply_settings = reply, settings
+        # Start the model before the database write and the widget mount below,
+        # so that they overlap with prompt processing. Its output waits in `reply`.
+        reply.start()
 
         recorder.start_reply()
         self._report_save_problem()
@@ -273,7 +288,7 @@ class ChatScreen(Screen[None]):
 
         started = time.perf_counter()
         deltas = 0
-        reply.start()
+        cycle_started = time.thread_time()
         async for batch in reply.batches():
             if self._reply is not reply:
                 return  # Closed for quit or a conversation switch; the text is saved.
@@ -285,9 +300,13 @@ class ChatScreen(Screen[None]):
                 recorder.append_reply(batch.text)
                 await widget.append(batch.text)
                 deltas += batch.delta_count
-                # Let deltas pile up between screen updates. Each update lays out the
-                # screen while holding the GIL, which the model thread needs per token.
-                await asyncio.sleep(self.update_interval)
+            if batch.text and not batch.finished:
+                # Let deltas pile up between screen updates. Each update lays out and
+                # renders the screen while holding the GIL, which the model thread
+                # needs for every token.
+                now = time.thread_time()
+                await asyncio.sleep(self._pause_after_update(now - cycle_started))
+                cycle_started = now
             if batch.finished:
                 self.last_reply_stats = {
                     "deltas": deltas,
@@ -295,6 +314,10 @@ class ChatScreen(Screen[None]):
                     "seconds": time.perf_counter() - started,
                 }
                 await self._close_reply(batch.reply, str(batch.error) if batch.error else None)
+
+    def _pause_after_update(self, cpu_seconds: float) -> float:
+        """Return the seconds to wait before the next update, given the loop's CPU time over the last one."""
+        return min(self.max_update_interval, max(self.update_interval, cpu_seconds / self.update_cpu_share))
 
     async def _close_reply(self, reply: Reply | None, error: str | None) -> None:
         """Save the reply with its final status and show it; safe to call once per reply."""

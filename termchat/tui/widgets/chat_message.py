@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import Label, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets import Label, Static
 
 from termchat.i18n import N_, _
 from termchat.tui.text import literal, visible_controls
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from textual.widgets import Markdown
+    from textual.widgets.markdown import MarkdownStream
 
 _FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _UNCLOSED_FENCE = re.compile(r"^(```|~~~)[^\n]*\n(.*)\Z", re.MULTILINE | re.DOTALL)
@@ -47,6 +52,19 @@ def last_code_block(text: str) -> str | None:
     # A reply stopped in the middle of a code block has an opening fence only.
     unclosed = _UNCLOSED_FENCE.search(text)
     return unclosed.group(2) if unclosed else None
+
+
+@functools.cache
+def shared_parser() -> MarkdownIt:
+    """Return one "gfm-like" parser for every reply.
+
+    Textual 8.2.8's Markdown builds a new parser on every streamed append by
+    default, which took about 2 ms each. A MarkdownIt parser keeps no state
+    between `parse` calls, so one instance serves every widget.
+    """
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("gfm-like")
 
 
 class ChatMessage(Vertical, can_focus=True):
@@ -104,11 +122,17 @@ class AssistantMessage(ChatMessage):
         self._note: str = ""
 
     def compose_body(self) -> ComposeResult:
-        yield Markdown(visible_controls(self.entry.content), classes="message-body")
+        # Imported here, not at module level: markdown-it takes about 0.13 s to
+        # import, and a new conversation's first frame shows no reply.
+        from textual.widgets import Markdown
+
+        yield Markdown(visible_controls(self.entry.content), classes="message-body", parser_factory=shared_parser)
         yield Label("", classes="message-note", markup=False)
 
     @property
     def markdown(self) -> Markdown:
+        from textual.widgets import Markdown
+
         return self.query_one(Markdown)
 
     async def append(self, text: str) -> None:
@@ -117,7 +141,8 @@ class AssistantMessage(ChatMessage):
             return
         self.entry.content += text
         if self._stream is None:
-            self._stream = Markdown.get_stream(self.markdown)
+            markdown = self.markdown
+            self._stream = markdown.get_stream(markdown)
         await self._stream.write(visible_controls(text))
 
     async def finish(self, status: str, note: str = "") -> None:
