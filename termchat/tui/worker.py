@@ -96,17 +96,30 @@ class ThreadedReply:
     cancel: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self._queue: asyncio.Queue[tuple[str, Any]] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Event | None = None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Any]] = []
+        """Items from the reply thread that `batches()` has not taken yet; guarded by `_lock`."""
+        self._wake_scheduled = False
+        """True from scheduling `_ready.set` on the loop until `batches()` takes the pending items."""
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
+        self._ready = asyncio.Event()
         threading.Thread(target=self._run, name="termchat-reply", daemon=True).start()
 
     def _put(self, kind: str, value: Any = None) -> None:
-        assert self._loop is not None and self._queue is not None
-        call_soon_threadsafe(self._loop, self._queue.put_nowait, (kind, value))
+        assert self._loop is not None and self._ready is not None
+        # Wake the event loop only for the first item since the last batch was
+        # taken: a wake-up per token made the loop thread take the GIL from
+        # the model thread once per token.
+        with self._lock:
+            self._pending.append((kind, value))
+            if self._wake_scheduled:
+                return
+            self._wake_scheduled = True
+        call_soon_threadsafe(self._loop, self._ready.set)
 
     def _run(self) -> None:
         stream = None
@@ -130,11 +143,13 @@ class ThreadedReply:
 
     async def batches(self) -> AsyncIterator[ReplyBatch]:
         """Yield batches until the reply has finished; the last batch has `finished` set."""
-        assert self._queue is not None, "call start() first"
+        assert self._ready is not None, "call start() first"
         while True:
-            items = [await self._queue.get()]
-            while not self._queue.empty():
-                items.append(self._queue.get_nowait())
+            await self._ready.wait()
+            with self._lock:
+                items, self._pending = self._pending, []
+                self._wake_scheduled = False
+                self._ready.clear()
 
             batch = ReplyBatch()
             parts: list[str] = []
