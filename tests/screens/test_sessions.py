@@ -355,7 +355,12 @@ async def test_markup_in_title_shown_literally(store, utc):
     async with app.run_test(size=(140, 30)) as pilot:
         await loaded(pilot, app)
         titles_in_table = column(table(app), "title")
-        screen_text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        # The rows can be in the table a frame before the compositor has drawn them.
+        for _attempt in range(50):
+            screen_text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+            if "esc ^[[31mred" in screen_text:
+                break
+            await pilot.pause()
 
     assert titles_in_table == ["esc ^[[31mred^[[0m", titles[1], titles[0]]
     assert "[bold]x[/bold] a[0] [/] [b x" in screen_text

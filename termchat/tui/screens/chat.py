@@ -54,8 +54,8 @@ class ChatScreen(Screen[None]):
         Binding("escape", "stop", _("Stop reply"), id="stop"),
         Binding("ctrl+r", "regenerate", _("Regenerate"), id="regenerate"),
         Binding("ctrl+g", "edit_last", _("Edit last message"), id="edit_last"),
-        Binding("f3", "copy_reply", _("Copy reply"), id="copy_reply"),
-        Binding("f4", "copy_code", _("Copy code block"), id="copy_code"),
+        Binding("f3", "copy_reply", _("Copy reply"), id="copy_reply", show=False),
+        Binding("f4", "copy_code", _("Copy code block"), id="copy_code", show=False),
     ]
 
     update_interval = 0.1

@@ -21,8 +21,8 @@ class Composer(TextArea):
     """
 
     BINDINGS = [
-        Binding("enter", "send", _("Send"), id="send", priority=True),
-        Binding("ctrl+j,shift+enter,alt+enter", "newline", _("New line"), id="newline", priority=True),
+        Binding("enter", "send", _("Send"), id="send", priority=True, show=False),
+        Binding("ctrl+j,shift+enter,alt+enter", "newline", _("New line"), id="newline", priority=True, show=False),
     ]
 
     @dataclass
