@@ -245,11 +245,24 @@ def register(app: Any) -> None:
         ctx.ensure_object(dict)["debug"] = debug
 
         if ctx.invoked_subcommand is not None:
-            if lang is not None:
-                set_language(lang)
+            set_language(lang or _configured_language())
             return
 
         options = {"model": model, "device": device, "dtype": dtype, "resume": resume}
         run_chat(options, lang=lang, trust_remote_code=trust_remote_code, debug=debug)
 
     app.callback(invoke_without_command=True, cls=RootGroup)(root)
+
+
+def _configured_language() -> str | None:
+    """Return the config file's `lang`, or None (the locale decides) when unset or unreadable.
+
+    A broken config file is reported by the commands that read the rest of it,
+    so it does not stop `sessions` or `info` here.
+    """
+    from termchat.config import ConfigError, load_config
+
+    try:
+        return load_config().lang
+    except ConfigError:
+        return None

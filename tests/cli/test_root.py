@@ -156,3 +156,28 @@ def test_help_imports_no_heavy_modules() -> None:
     ).stdout
     assert "--resume" in output
     assert "HEAVY []" in output
+
+
+@pytest.mark.parametrize("source", ["locale", "config"])
+def test_subcommand_follows_language(home: Path, monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    from termchat import i18n
+
+    if source == "locale":
+        monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+        monkeypatch.delenv("LANGUAGE", raising=False)
+        monkeypatch.delenv("LC_ALL", raising=False)
+        monkeypatch.delenv("LC_MESSAGES", raising=False)
+    else:
+        monkeypatch.setenv("LANG", "C")
+        config_file = home / "config" / "config.toml"
+        config_file.parent.mkdir(parents=True)
+        config_file.write_text('[termchat]\nlang = "zh_CN"\n', encoding="utf-8")
+
+    try:
+        result = invoke("--data-dir", str(home), "sessions", "list")
+    finally:
+        i18n.set_language("en")
+
+    assert result.exit_code == 0, result.output
+    assert "No saved conversations yet" not in result.output
+    assert result.output.strip()
