@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 RETRY_SAVE_SECONDS = 5.0
 """Seconds between attempts to save text that the store rejected (disk full, database locked)."""
 
-_STATUS_BY_STOP_REASON = {StopReason.CANCELLED: "stopped", StopReason.ERROR: "error"}
 
 
 def engine_messages(entries: list[ChatEntry]) -> list[ChatMessage]:
@@ -331,7 +330,7 @@ class ChatScreen(Screen[None]):
         text = widget.entry.content
         metadata: dict[str, Any] = {**(widget.entry.metadata or {}), "settings": settings.to_dict()}
         if reply is not None:
-            status = _STATUS_BY_STOP_REASON.get(reply.metadata.stop_reason, "complete")
+            status = reply.status
             metadata.update(reply.metadata.to_dict())
             text = reply.text or text
         else:
