@@ -1,4 +1,4 @@
-"""Where termchat keeps its files.
+"""Locations of termchat's files.
 
 The platformdirs user directories are the default. `TERMCHAT_HOME` (or the
 `--data-dir` option, which sets it) moves every directory under one folder,

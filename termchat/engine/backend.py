@@ -23,7 +23,7 @@ ProgressCallback = Callable[[LoadProgress], None]
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """What to load and where: the values of `--model`, `--device`, `--dtype`."""
+    """The model to load and its placement: the values of `--model`, `--device`, `--dtype`."""
 
     model: str = "gpt2"
     """A Hub id, a local model folder, or a `.gguf` file."""
@@ -37,7 +37,7 @@ class ReplyStream(Iterator[str]):
     """Text deltas of one reply, in order.
 
     `plan` is known before the first delta. `reply` is None until iteration
-    has ended, then holds the whole text and its metadata. A reply that was
+    has ended, then contains the whole text and its metadata. A reply that was
     cancelled ends normally with stop reason CANCELLED. An error inside the
     backend is raised from `__next__` as an EngineError, after `reply` has
     been set with stop reason ERROR and the text produced so far.

@@ -18,7 +18,7 @@ class ChatMessage:
 
 
 class StopReason(StrEnum):
-    """Why a reply ended."""
+    """The reason a reply ended."""
 
     EOS = "eos"
     TURN_MARKER = "turn_marker"
@@ -117,7 +117,7 @@ class LoadProgress:
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
-    """What the status bar shows about a loaded model."""
+    """Facts about a loaded model, shown in the status bar."""
 
     model_id: str
     backend: str
