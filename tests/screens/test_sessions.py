@@ -355,12 +355,13 @@ async def test_markup_in_title_shown_literally(store, utc):
     async with app.run_test(size=(140, 30)) as pilot:
         await loaded(pilot, app)
         titles_in_table = column(table(app), "title")
-        # The rows can be in the table a frame before the compositor has drawn them.
-        for _attempt in range(50):
+        # DataTable widens its columns to the content on an idle event, which
+        # can come after the rows are in; poll the drawn screen until it has.
+        for _attempt in range(100):
             screen_text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-            if "esc ^[[31mred" in screen_text:
+            if all(text in screen_text for text in ("esc ^[[31mred", titles[1], titles[0])):
                 break
-            await pilot.pause()
+            await pilot.pause(0.02)
 
     assert titles_in_table == ["esc ^[[31mred^[[0m", titles[1], titles[0]]
     assert "[bold]x[/bold] a[0] [/] [b x" in screen_text

@@ -167,7 +167,7 @@ class SessionsScreen(Screen[SessionsResult | None]):
     def on_mount(self) -> None:
         table = self.query_one("#conversations", DataTable)
         # The model comes last because a GGUF file name can be long.
-        table.add_column(_("Title"), key="title")
+        table.add_column(_("Title"), key="title", width=TITLE_WIDTH)
         table.add_column(_("ID"), key="id")
         table.add_column(_("Last activity"), key="activity")
         table.add_column(_("Messages"), key="messages")
