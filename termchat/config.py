@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-import tomli_w
-
 from termchat import DEFAULT_MODEL
 from termchat.engine.backend import Device, DType
 from termchat.engine.errors import SettingsError
@@ -145,6 +143,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _write_toml(path: Path, data: Mapping[str, Any]) -> None:
     # Write to a temporary file and rename it, so a crash never leaves half a config file.
+    # tomli_w is imported here because only saving needs it, not the start of the app.
+    import tomli_w
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(path.name + ".tmp")

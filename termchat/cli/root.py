@@ -12,6 +12,7 @@ docs/benchmarks.md describes.
 # callback inside a function, and Typer evaluates its annotations at that
 # point, where `typer` is a local name.
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -131,21 +132,23 @@ def run_chat(options: dict[str, Any], *, lang: str | None, trust_remote_code: bo
                 value=value, option=name, allowed=", ".join(allowed)
             ))
 
-    from termchat.store import StoreError, open_store
-
-    try:
-        store = open_store(paths.database_file)
-    except StoreError as error:
-        _fail(str(error))
-
+    # Without --resume the app opens the database after its first frame.
+    # With it, the database is opened here, so an unknown id fails before the app starts.
+    store = None
     conversation_id = None
     model = options["model"]
-    try:
-        conversation = _conversation_to_resume(store, options["resume"])
-    except StoreError as error:
-        store.close()
-        _fail(str(error))
-    if conversation is not None:
+    if options["resume"] is not None:
+        from termchat.store import StoreError, open_store
+
+        try:
+            store = open_store(paths.database_file)
+        except StoreError as error:
+            _fail(str(error))
+        try:
+            conversation = _conversation_to_resume(store, options["resume"])
+        except StoreError as error:
+            store.close()
+            _fail(str(error))
         conversation_id = conversation.id
         model = model or conversation.model
 
@@ -157,18 +160,25 @@ def run_chat(options: dict[str, Any], *, lang: str | None, trust_remote_code: bo
     # binding descriptions are translated when the tui modules load.
     from termchat.tui.app import TermchatApp
 
-    app = TermchatApp(store=store, config=config, spec=spec, conversation_id=conversation_id, config_path=paths.config_file)
+    app = TermchatApp(
+        store=store,
+        database_file=paths.database_file,
+        config=config,
+        spec=spec,
+        conversation_id=conversation_id,
+        config_path=paths.config_file,
+    )
     try:
         app.run()
     finally:
-        store.close()
+        if app.store is not None:
+            app.store.close()
+        gc.enable()
     if app.return_code:
         sys.exit(app.return_code)
 
 
-def _conversation_to_resume(store: Any, resume: str | None) -> Any:
-    if resume is None:
-        return None
+def _conversation_to_resume(store: Any, resume: str) -> Any:
     if resume == RESUME_LATEST:
         conversation = store.latest_conversation()
         if conversation is None:

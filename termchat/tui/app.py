@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -26,7 +27,7 @@ from termchat.engine import (
 )
 from termchat.i18n import _
 from termchat.paths import resolve_paths
-from termchat.store import Store, StoreError, short_id
+from termchat.store.errors import StoreError
 from termchat.tui.commands import LoadModelCommands
 from termchat.tui.screens.chat import ChatScreen
 from termchat.tui.widgets.chat_message import ChatMessage
@@ -34,6 +35,7 @@ from termchat.tui.widgets.composer import Composer
 from termchat.tui.worker import call_soon_threadsafe, run_in_daemon_thread
 
 if TYPE_CHECKING:
+    from termchat.store import Store
     from termchat.tui.screens.sessions import SessionsResult
     from termchat.tui.screens.settings import SettingsResult
 
@@ -47,6 +49,11 @@ class TermchatApp(App[None]):
 
     Every dependency is a constructor argument, so tests pass a temporary
     store, a fake loader and their own config instead of patching globals.
+
+    Without a `store`, the app opens `database_file` (by default the one in
+    the data directory) right after its first frame, because importing the
+    store package took about 50 ms of the time to first paint. A database
+    that cannot be opened is then reported inside the app.
     """
 
     CSS_PATH = "app.tcss"
@@ -63,7 +70,8 @@ class TermchatApp(App[None]):
     def __init__(
         self,
         *,
-        store: Store,
+        store: Store | None = None,
+        database_file: Path | None = None,
         config: Config | None = None,
         spec: ModelSpec | None = None,
         loader: Loader = load_backend,
@@ -73,6 +81,9 @@ class TermchatApp(App[None]):
     ) -> None:
         super().__init__()
         self.store = store
+        """None until the database is open; see the class docstring."""
+        self.store_error: str | None = None
+        self._database_file = database_file
         self.config = config if config is not None else Config()
         self.spec = spec if spec is not None else ModelSpec(self.config.model, self.config.device, self.config.dtype)  # type: ignore[arg-type]
         self.config_path = config_path
@@ -94,12 +105,38 @@ class TermchatApp(App[None]):
         self._apply_theme()
         self._apply_keymap()
         await self.push_screen(self.chat)
-        await self.chat.open_conversation(self._initial_conversation)
+        if self.store is not None:
+            await self.chat.open_conversation(self._initial_conversation)
         self.ready_at = self.clock()
-        # Start after the first frame: importing torch in the loader thread holds
-        # the GIL for long stretches and would delay the first paint.
-        self.call_after_refresh(self.load_model, self.spec)
+        self.call_after_refresh(self._after_first_frame)
+
+    async def _after_first_frame(self) -> None:
+        # The command line turns the garbage collector off while it starts the
+        # app, because start-up makes many objects that live as long as the app.
+        # Frozen, they are left out of every later collection.
+        gc.freeze()
+        gc.enable()
+        if self.store is None and self.store_error is None:
+            await self._open_store()
+        # Loading starts after the first frame: importing torch in the loader
+        # thread holds the GIL for long stretches and would delay the first paint.
+        self.load_model(self.spec)
         self.call_after_refresh(self._import_reply_widgets)
+
+    async def _open_store(self) -> None:
+        from termchat.store import open_store
+
+        path = self._database_file if self._database_file is not None else resolve_paths().database_file
+        try:
+            store = open_store(path)
+        except StoreError as error:
+            log.warning("Could not open the database: %s", error)
+            self.store_error = str(error)
+            self.chat.show_store_error(str(error))
+            return
+        self.store = store
+        self.chat.store_ready(store)
+        await self.chat.open_conversation(self._initial_conversation)
 
     def _import_reply_widgets(self) -> None:
         # The Markdown widget is imported only by the first reply (see
@@ -218,6 +255,9 @@ class TermchatApp(App[None]):
 
         if isinstance(self.screen, SessionsScreen):
             return
+        if self.store is None:
+            self._report_missing_store()
+            return
         self.push_screen(SessionsScreen(self.store), self._open_session_result)
 
     async def _open_session_result(self, result: SessionsResult | None) -> None:
@@ -233,7 +273,7 @@ class TermchatApp(App[None]):
 
     async def _forget_deleted_conversation(self) -> None:
         conversation = self.chat.conversation
-        if conversation is None:
+        if conversation is None or self.store is None:
             return
         try:
             self.store.get_conversation(conversation.id)
@@ -272,9 +312,11 @@ class TermchatApp(App[None]):
 
     def action_export(self) -> None:
         conversation = self.chat.conversation
-        if conversation is None:
+        if conversation is None or self.store is None:
             self.notify(_("There is nothing to export yet."), severity="warning")
             return
+        from termchat.store import short_id
+
         folder = resolve_paths().data_dir / "exports"
         path = folder / f"{short_id(conversation.id)}.md"
         try:
@@ -285,6 +327,12 @@ class TermchatApp(App[None]):
             self.notify(str(error), severity="error")
             return
         self.notify(_("Exported to {path}.").format(path=path))
+
+    def _report_missing_store(self) -> None:
+        if self.store_error is not None:
+            self.notify(_("Conversations cannot be saved: {error}").format(error=self.store_error), severity="error")
+        else:
+            self.notify(_("The database is still opening; try again in a moment."), severity="warning")
 
     # Help and the command palette.
 

@@ -12,19 +12,22 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Header
+from textual.widgets import Header, Static
 
 from termchat.engine import ChatBackend, ChatMessage, GenerationSettings, LoadProgress, Reply, StopReason
 from termchat.i18n import _
-from termchat.store import Conversation, ConversationRecorder, Store, StoredMessage, StoreError, make_title
+from termchat.store.errors import StoreError
+from termchat.store.text import make_title
+from termchat.tui.text import literal
 from termchat.tui.widgets.chat_message import AssistantMessage, ChatEntry, last_code_block
 from termchat.tui.widgets.composer import Composer
-from termchat.tui.widgets.footer import BindingsFooter
+from termchat.tui.widgets.footer import KeyBar
 from termchat.tui.widgets.message_list import MessageList
 from termchat.tui.widgets.status_bar import LoadPanel, StatusBar, StatusInfo, short_model_name
 from termchat.tui.worker import ThreadedReply, run_in_daemon_thread
 
 if TYPE_CHECKING:
+    from termchat.store import Conversation, ConversationRecorder, Store, StoredMessage
     from termchat.tui.app import TermchatApp
 
 log = logging.getLogger(__name__)
@@ -71,9 +74,12 @@ class ChatScreen(Screen[None]):
     as much (an estimate from profiles, not a per-token measurement).
     """
 
-    def __init__(self, store: Store, settings: GenerationSettings) -> None:
+    def __init__(self, store: Store | None, settings: GenerationSettings) -> None:
         super().__init__()
         self.store = store
+        """None until the app has opened the database, which it does after the first frame."""
+        self.store_error: str | None = None
+        """Why the database could not be opened; nothing can be sent then."""
         self.settings = settings
         """Settings of the next reply; the settings screen changes them."""
         self.conversation: Conversation | None = None
@@ -97,9 +103,10 @@ class ChatScreen(Screen[None]):
         yield Header(show_clock=False)
         yield MessageList(assistant_name=self._assistant_name, id="messages")
         yield LoadPanel(id="load-panel")
+        yield Static(id="store-error")
         yield Composer(id="composer", placeholder=_("Message (Enter sends, Ctrl+J adds a new line)"))
         yield StatusBar(id="status")
-        yield BindingsFooter()
+        yield KeyBar()
 
     def on_unmount(self) -> None:
         # Any exit path, not only Ctrl+Q, must leave the partial reply saved.
@@ -158,6 +165,15 @@ class ChatScreen(Screen[None]):
     def _set_status(self, **changes: Any) -> None:
         self.status_bar.show_status(replace(self.status_bar.status, **changes))
 
+    def store_ready(self, store: Store) -> None:
+        self.store = store
+
+    def show_store_error(self, message: str) -> None:
+        self.store_error = message
+        notice = self.query_one("#store-error", Static)
+        notice.update(literal(_("Conversations cannot be saved: {error}").format(error=message)))
+        notice.display = True
+
     # Opening conversations.
 
     async def open_conversation(self, conversation_id: str | None) -> None:
@@ -186,7 +202,7 @@ class ChatScreen(Screen[None]):
             ]
         if self.conversation is not None:
             self.settings = self._saved_settings(self.conversation)
-            self.recorder = ConversationRecorder(self.store, self.conversation.id)
+            self.recorder = self._recorder(self.conversation.id)
             self.sub_title = self.conversation.title or _("Untitled conversation")
         else:
             self.settings = self.termchat.config.generation
@@ -198,7 +214,15 @@ class ChatScreen(Screen[None]):
             self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
 
     def _read_conversation(self, conversation_id: str) -> tuple[Conversation, list[StoredMessage]]:
+        assert self.store is not None
         return self.store.get_conversation(conversation_id), self.store.messages(conversation_id)
+
+    def _recorder(self, conversation_id: str) -> ConversationRecorder:
+        # Imported here: the store package is loaded after the first frame (see TermchatApp).
+        from termchat.store import ConversationRecorder
+
+        assert self.store is not None
+        return ConversationRecorder(self.store, conversation_id)
 
     def _saved_settings(self, conversation: Conversation) -> GenerationSettings:
         try:
@@ -210,6 +234,8 @@ class ChatScreen(Screen[None]):
     def _ensure_conversation(self, first_message: str) -> ConversationRecorder | None:
         if self.recorder is not None:
             return self.recorder
+        if self.store is None:
+            return None
         try:
             self.conversation = self.store.create_conversation(
                 self.termchat.model_name, self.settings.to_dict(), title=make_title(first_message)
@@ -218,7 +244,7 @@ class ChatScreen(Screen[None]):
             log.warning("Could not create a conversation: %s", error)
             self.notify(str(error), severity="error")
             return None
-        self.recorder = ConversationRecorder(self.store, self.conversation.id)
+        self.recorder = self._recorder(self.conversation.id)
         self.sub_title = self.conversation.title or _("Untitled conversation")
         return self.recorder
 
@@ -231,7 +257,11 @@ class ChatScreen(Screen[None]):
             self.composer.restore(text)
             self.notify(_("A reply is still being written. Press Esc to stop it, then send."), severity="warning")
             return
-        if self.opening:
+        if self.store_error is not None:
+            self.composer.restore(text)
+            self.notify(_("Conversations cannot be saved: {error}").format(error=self.store_error), severity="error")
+            return
+        if self.opening or self.store is None:
             self.composer.restore(text)
             self.notify(_("The conversation is still opening; send again in a moment."), severity="warning")
             return
@@ -459,6 +489,7 @@ class ChatScreen(Screen[None]):
         if entry.message_id is None:
             self.notify(_("This message is not saved yet; try again in a moment."), severity="warning")
             return False
+        assert self.store is not None  # A saved message implies an open store.
         try:
             self.store.delete_message(entry.message_id)
         except StoreError as error:
@@ -491,6 +522,7 @@ class ChatScreen(Screen[None]):
         self.settings = settings
         if self.conversation is None:
             return
+        assert self.store is not None  # A conversation implies an open store.
         try:
             self.conversation = self.store.update_conversation_settings(
                 self.conversation.id, self.termchat.model_name, settings.to_dict()

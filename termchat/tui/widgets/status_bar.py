@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.geometry import Size
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import Label, Static
 
 from termchat.engine import LoadProgress, ModelInfo
+
+if TYPE_CHECKING:
+    from textual.widgets import ProgressBar
 from termchat.i18n import _, ngettext
 from termchat.tui.text import visible_controls
 
@@ -160,19 +164,30 @@ class LoadMessage(Label):
 
 
 class LoadPanel(Horizontal):
-    """Progress bar and message while a model loads; the error line when loading failed."""
+    """Progress bar and message while a model loads; the error line when loading failed.
+
+    The progress bar is mounted when the first progress arrives, after the
+    app's first frame, which it would otherwise slow by its CSS and widgets.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's argument name.
+        super().__init__(id=id)
+        self._bar: ProgressBar | None = None
 
     def compose(self) -> ComposeResult:
         yield LoadMessage(id="load-message")
-        yield ProgressBar(total=None, show_eta=False, id="load-bar")
 
     def show_progress(self, progress: LoadProgress) -> None:
         self.display = True
         self.remove_class("failed")
         self.query_one(LoadMessage).show(progress.description, one_line=True)
-        bar = self.query_one("#load-bar", ProgressBar)
-        bar.display = True
-        bar.update(total=progress.total, progress=progress.completed)
+        if self._bar is None:
+            from textual.widgets import ProgressBar
+
+            self._bar = ProgressBar(total=None, show_eta=False, id="load-bar")
+            self.mount(self._bar)
+        self._bar.display = True
+        self._bar.update(total=progress.total, progress=progress.completed)
 
     def show_error(self, message: str) -> None:
         self.display = True
@@ -186,6 +201,6 @@ class LoadPanel(Horizontal):
 
     def _stop_bar(self) -> None:
         # An indeterminate bar redraws 15 times a second even while hidden.
-        bar = self.query_one("#load-bar", ProgressBar)
-        bar.update(total=1, progress=1)
-        bar.display = False
+        if self._bar is not None:
+            self._bar.update(total=1, progress=1)
+            self._bar.display = False
