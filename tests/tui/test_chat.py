@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from termchat.engine import GenerationSettings
 from termchat.engine.fake import FakeBackend
 from termchat.store import Store
+from termchat.tui.screens.chat import ChatScreen
 from termchat.tui.widgets.chat_message import AssistantMessage, UserMessage
 from tests.tui.conftest import make_app, wait_for_model, wait_until
 
@@ -269,3 +271,12 @@ def test_short_model_name() -> None:
     assert short_model_name("./my-model/") == "my-model"
     assert short_model_name("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert short_model_name("gpt2") == "gpt2"
+
+
+@pytest.mark.parametrize(
+    ("cpu_seconds", "pause"),
+    [(0.0, 0.1), (0.001, 0.1), (0.006, 0.2), (0.012, 0.4), (0.03, 0.5), (1.0, 0.5)],
+)
+def test_update_pause_follows_cpu_share(cpu_seconds: float, pause: float) -> None:
+    screen = ChatScreen(None, GenerationSettings())
+    assert screen._pause_after_update(cpu_seconds) == pytest.approx(pause)
