@@ -196,21 +196,15 @@ class FakeReplyStream(ReplyStream):
         return False
 
     def _finish(self, reason: StopReason, error: str | None = None) -> None:
-        now = time.perf_counter()
-        tokens_out = self._index
-        first = self._first_delta_at
-        time_to_first_token = first - self._started if first is not None else None
-        tokens_per_second = None
-        if first is not None and tokens_out >= 2 and now > first:
-            tokens_per_second = (tokens_out - 1) / (now - first)
-        metadata = ReplyMetadata(
-            tokens_in=self.plan.tokens_in,
-            tokens_out=tokens_out,
-            time_to_first_token=time_to_first_token,
-            tokens_per_second=tokens_per_second,
+        # A fake delta is one token, so the first delta is also the first token.
+        metadata = ReplyMetadata.from_timings(
+            self.plan,
+            tokens_out=self._index,
+            started=self._started,
+            first_delta=self._first_delta_at,
+            first_token=self._first_delta_at,
+            last_token=time.perf_counter(),
             stop_reason=reason,
-            turns_dropped=self.plan.turns_dropped,
-            context_size=self.plan.context_size,
             error=error,
         )
         self.reply = Reply(text="".join(self._text), metadata=metadata)

@@ -266,22 +266,14 @@ class TransformersReplyStream(ReplyStream):
         else:
             reason = StopReason.EOS
 
-        time_to_first_token = None
-        if self._first_delta_at is not None:
-            time_to_first_token = self._first_delta_at - self._started_at
-        tokens_per_second = None
-        first, last = self._first_token_at, self._last_token_at
-        if first is not None and last is not None and tokens_out >= 2 and last > first:
-            tokens_per_second = (tokens_out - 1) / (last - first)
-
-        metadata = ReplyMetadata(
-            tokens_in=self.plan.tokens_in,
+        metadata = ReplyMetadata.from_timings(
+            self.plan,
             tokens_out=tokens_out,
-            time_to_first_token=time_to_first_token,
-            tokens_per_second=tokens_per_second,
+            started=self._started_at,
+            first_delta=self._first_delta_at,
+            first_token=self._first_token_at,
+            last_token=self._last_token_at,
             stop_reason=reason,
-            turns_dropped=self.plan.turns_dropped,
-            context_size=self.plan.context_size,
             error=error_text,
         )
         self.reply = Reply(text="".join(self._text), metadata=metadata)

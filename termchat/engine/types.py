@@ -69,6 +69,39 @@ class ReplyMetadata:
     error: str | None = None
     """One-line error message when `stop_reason` is ERROR."""
 
+    @classmethod
+    def from_timings(
+        cls,
+        plan: PromptPlan,
+        *,
+        tokens_out: int,
+        started: float,
+        first_delta: float | None,
+        first_token: float | None,
+        last_token: float | None,
+        stop_reason: StopReason,
+        error: str | None = None,
+    ) -> ReplyMetadata:
+        """Build the measurements of a reply from its `time.perf_counter()` readings.
+
+        `first_delta` is when the first text came out, which the time to first
+        token is measured to. The rate counts the tokens after the first one
+        over the time from the first token to the last.
+        """
+        tokens_per_second = None
+        if first_token is not None and last_token is not None and tokens_out >= 2 and last_token > first_token:
+            tokens_per_second = (tokens_out - 1) / (last_token - first_token)
+        return cls(
+            tokens_in=plan.tokens_in,
+            tokens_out=tokens_out,
+            time_to_first_token=first_delta - started if first_delta is not None else None,
+            tokens_per_second=tokens_per_second,
+            stop_reason=stop_reason,
+            turns_dropped=plan.turns_dropped,
+            context_size=plan.context_size,
+            error=error,
+        )
+
     def to_dict(self) -> dict[str, object]:
         return {
             "tokens_in": self.tokens_in,
