@@ -246,6 +246,8 @@ def register(app: Any) -> None:
 
     # The help texts are translated here, when the command is registered, so
     # `main` installs the language first (see `choose_language`).
+    # NOTE: the Click that Typer 0.29 vendors wraps help by characters, not
+    # terminal cells, so lines of Chinese help can run past the right edge.
     def root(
         ctx: typer.Context,
         model: Annotated[
