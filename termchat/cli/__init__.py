@@ -23,7 +23,6 @@ def _build_app() -> Any:
 
     return typer.Typer(
         name="termchat",
-        help="Chat with GPT-2 and other local causal language models in the terminal.",
         add_completion=False,
         no_args_is_help=False,
         rich_markup_mode=None,
@@ -65,5 +64,6 @@ def main() -> None:
         root.run_root_chat(chat_options)
         return
     gc.enable()
+    root.choose_language(sys.argv[1:], set(SUBCOMMANDS))
     _register_commands()
     __getattr__("app")()

@@ -237,46 +237,46 @@ def ask(
     ctx: typer.Context,
     prompt: Annotated[
         str | None,
-        typer.Argument(metavar="PROMPT", help="The message to send. Without it, or with '-', the text piped to stdin is used."),
+        typer.Argument(metavar="PROMPT", help=_("The message to send. Without it, or with '-', the text piped to stdin is used.")),
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", metavar="MODEL", help="Hub id, local model folder or .gguf file. Default: the config file's model, else gpt2."),
+        typer.Option("--model", "-m", metavar="MODEL", help=_("Hub id, local model folder or .gguf file. Default: the config file's model, else gpt2.")),
     ] = None,
-    device: Annotated[str | None, typer.Option("--device", metavar="DEVICE", help="Device: auto, cpu, cuda or mps. Default: auto.")] = None,
+    device: Annotated[str | None, typer.Option("--device", metavar="DEVICE", help=_("Device: auto, cpu, cuda or mps. Default: auto."))] = None,
     dtype: Annotated[
-        str | None, typer.Option("--dtype", metavar="DTYPE", help="Weight precision: auto, float32, bfloat16 or float16. Default: auto.")
+        str | None, typer.Option("--dtype", metavar="DTYPE", help=_("Weight precision: auto, float32, bfloat16 or float16. Default: auto."))
     ] = None,
     temperature: Annotated[
-        str | None, typer.Option("--temperature", "-t", metavar="FLOAT", help="Sampling temperature, >= 0; 0 means greedy decoding. Default: 0.7.")
+        str | None, typer.Option("--temperature", "-t", metavar="FLOAT", help=_("Sampling temperature, >= 0; 0 means greedy decoding. Default: 0.7."))
     ] = None,
     top_k: Annotated[
-        str | None, typer.Option("--top-k", metavar="INT", help="Sample from the k most likely tokens, >= 0; 0 turns top-k off. Default: 50.")
+        str | None, typer.Option("--top-k", metavar="INT", help=_("Sample from the k most likely tokens, >= 0; 0 turns top-k off. Default: 50."))
     ] = None,
     top_p: Annotated[
-        str | None, typer.Option("--top-p", metavar="FLOAT", help="Nucleus sampling probability mass, in (0, 1]; 1 turns it off. Default: 0.95.")
+        str | None, typer.Option("--top-p", metavar="FLOAT", help=_("Nucleus sampling probability mass, in (0, 1]; 1 turns it off. Default: 0.95."))
     ] = None,
     max_new_tokens: Annotated[
-        str | None, typer.Option("--max-new-tokens", "-n", metavar="INT", help="Maximum tokens in the reply, >= 1. Default: 256.")
+        str | None, typer.Option("--max-new-tokens", "-n", metavar="INT", help=_("Maximum tokens in the reply, >= 1. Default: 256."))
     ] = None,
     repetition_penalty: Annotated[
         str | None,
-        typer.Option("--repetition-penalty", metavar="FLOAT", help="Penalty for repeated tokens, > 0; 1 means none. Default: 1.1."),
+        typer.Option("--repetition-penalty", metavar="FLOAT", help=_("Penalty for repeated tokens, > 0; 1 means none. Default: 1.1.")),
     ] = None,
     seed: Annotated[
         str | None,
-        typer.Option("--seed", metavar="INT", help="Random seed from 0 to 4294967295; the same seed gives the same reply."),
+        typer.Option("--seed", metavar="INT", help=_("Random seed from 0 to 4294967295; the same seed gives the same reply.")),
     ] = None,
-    system: Annotated[str | None, typer.Option("--system", "-s", metavar="TEXT", help="System prompt placed before the message.")] = None,
+    system: Annotated[str | None, typer.Option("--system", "-s", metavar="TEXT", help=_("System prompt placed before the message."))] = None,
     trust_remote_code: Annotated[
-        bool, typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default.")
+        bool, typer.Option("--trust-remote-code", help=_("Run Python code that ships with a Hub model. Off by default."))
     ] = False,
     session: Annotated[
         str | None,
-        typer.Option("--session", metavar="ID", help="Continue this saved conversation (full id or unique prefix) and use its settings."),
+        typer.Option("--session", metavar="ID", help=_("Continue this saved conversation (full id or unique prefix) and use its settings.")),
     ] = None,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Do not save the message and the reply.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Print tracebacks and write debug details to the log file.")] = False,
+    no_save: Annotated[bool, typer.Option("--no-save", help=_("Do not save the message and the reply."))] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=_("Print tracebacks and write debug details to the log file."))] = False,
 ) -> None:
     """Send one message to the model and stream its reply to stdout.
 
@@ -404,5 +404,13 @@ def _reconfigure_stdout() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `ask` command to the `termchat` command."""
-    app.command("ask")(ask)
+    """Add the `ask` command to the `termchat` command, with help in the current language.
+
+    Typer shows the `help` given here, not the docstring of `ask`.
+    """
+    help_text = _(
+        "Send one message to the model and stream its reply to stdout.\n\n"
+        "Sampling defaults come from the [generation] table of the config file when it sets them. "
+        "The message and the reply are saved as a conversation unless --no-save is given."
+    )
+    app.command("ask", help=help_text)(ask)

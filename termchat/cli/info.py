@@ -112,4 +112,4 @@ def info() -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the `info` command to the `termchat` command."""
-    app.command("info")(info)
+    app.command("info", help=_("Print termchat, Python, torch and transformers versions, devices and paths."))(info)

@@ -95,6 +95,46 @@ def parse_chat_argv(args: list[str], subcommands: set[str]) -> dict[str, Any] | 
     return values
 
 
+def root_option_values(args: list[str], subcommands: set[str]) -> dict[str, str]:
+    """Return the values of the root options given before the subcommand, keyed like `_VALUE_OPTIONS`.
+
+    Scanning stops at the first argument that is not an option, which is the
+    subcommand's name, or at `--`. A repeated option keeps its last value, as
+    click does. Unknown options are skipped, because Typer reports them later.
+    """
+    values: dict[str, str] = {}
+    args = normalize_resume_argv(list(args), subcommands)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--" or not arg.startswith("-"):
+            break
+        if arg.startswith("--") and "=" in arg:
+            option, value = arg.split("=", 1)
+            if option in _VALUE_OPTIONS:
+                values[_VALUE_OPTIONS[option]] = value
+        elif arg in _VALUE_OPTIONS and index < len(args):
+            values[_VALUE_OPTIONS[arg]] = args[index]
+            index += 1
+    return values
+
+
+def choose_language(args: list[str], subcommands: set[str]) -> str:
+    """Install the language for a Typer command line before its commands are registered.
+
+    Typer reads the help texts when the commands are registered, before it
+    parses `--lang`, so this reads `--lang` and `--data-dir` from `args`
+    itself. The order is the one the root command uses: `--lang`, else the
+    config file's `lang`, else the locale. Returns the language in use.
+    """
+    values = root_option_values(args, subcommands)
+    if values.get("lang"):
+        return set_language(values["lang"])
+    config_file = resolve_paths(values.get("data_dir") or None).config_file
+    return set_language(_configured_language(config_file))
+
+
 def run_root_chat(values: dict[str, Any]) -> None:
     """Run the chat app with root option `values` from `parse_chat_argv`, without Typer."""
     data_dir = values.get("data_dir")
@@ -204,49 +244,70 @@ def register(app: Any) -> None:
             typer.echo(f"termchat {__version__}")
             raise typer.Exit()
 
-    # NOTE: option help is English only, because Typer reads it before --lang is parsed.
+    # The help texts are translated here, when the command is registered, so
+    # `main` installs the language first (see `choose_language`).
+    # NOTE: the Click that Typer 0.29 vendors wraps help by characters, not
+    # terminal cells, so lines of Chinese help can run past the right edge.
     def root(
         ctx: typer.Context,
         model: Annotated[
             str | None,
-            typer.Option("--model", "-m", help="Hub id, local model folder or .gguf file to chat with. Default: the config file's model, else gpt2."),
+            typer.Option(
+                "--model",
+                "-m",
+                help=_("Hub id, local model folder or .gguf file to chat with. Default: the config file's model, else gpt2."),
+            ),
         ] = None,
         device: Annotated[
             str | None,
-            typer.Option("--device", help=f"Device to run the model on: {', '.join(DEVICES)}. Default: auto."),
+            typer.Option(
+                "--device",
+                help=_("Device to run the model on: {devices}. Default: auto.").format(devices=", ".join(DEVICES)),
+            ),
         ] = None,
         dtype: Annotated[
             str | None,
-            typer.Option("--dtype", help=f"Weight precision: {', '.join(DTYPES)}. Default: auto."),
+            typer.Option(
+                "--dtype",
+                help=_("Weight precision: {dtypes}. Default: auto.").format(dtypes=", ".join(DTYPES)),
+            ),
         ] = None,
         resume: Annotated[
             str | None,
             typer.Option(
                 "--resume",
                 "-c",
-                help="Continue a saved conversation: the most recent one, or the one whose id starts with ID.",
+                help=_("Continue a saved conversation: the most recent one, or the one whose id starts with ID."),
                 metavar="[ID]",
             ),
         ] = None,
         data_dir: Annotated[
             Path | None,
-            typer.Option("--data-dir", help=f"Keep the database, config, cache and logs under this folder (sets {HOME_ENV})."),
+            typer.Option(
+                "--data-dir",
+                help=_("Keep the database, config, cache and logs under this folder (sets {variable}).").format(
+                    variable=HOME_ENV
+                ),
+            ),
         ] = None,
         lang: Annotated[
             str | None,
-            typer.Option("--lang", help="Language of the interface, such as en or zh_CN. Default: config file, else the locale."),
+            typer.Option(
+                "--lang",
+                help=_("Language of the interface, such as en or zh_CN. Default: config file, else the locale."),
+            ),
         ] = None,
         trust_remote_code: Annotated[
             bool,
-            typer.Option("--trust-remote-code", help="Run Python code that ships with a Hub model. Off by default."),
+            typer.Option("--trust-remote-code", help=_("Run Python code that ships with a Hub model. Off by default.")),
         ] = False,
         debug: Annotated[
             bool,
-            typer.Option("--debug", help="Write debug details to the log file."),
+            typer.Option("--debug", help=_("Write debug details to the log file.")),
         ] = False,
         version: Annotated[
             bool,
-            typer.Option("--version", callback=print_version, is_eager=True, help="Print the version and exit."),
+            typer.Option("--version", callback=print_version, is_eager=True, help=_("Print the version and exit.")),
         ] = False,
     ) -> None:
         """Chat with a local model in the terminal; without a subcommand this opens the chat app."""
@@ -261,18 +322,21 @@ def register(app: Any) -> None:
         options = {"model": model, "device": device, "dtype": dtype, "resume": resume}
         run_chat(options, lang=lang, trust_remote_code=trust_remote_code, debug=debug)
 
-    app.callback(invoke_without_command=True, cls=RootGroup)(root)
+    app.callback(
+        invoke_without_command=True,
+        cls=RootGroup,
+        help=_("Chat with GPT-2 and other local causal language models in the terminal."),
+    )(root)
 
 
-def _configured_language() -> str | None:
-    """Return the config file's `lang`, or None (the locale decides) when unset or unreadable.
+def _configured_language(config_file: Path | None = None) -> str | None:
+    """Return the `lang` of `config_file` (default: the config dir's), or None when unset or unreadable.
 
-    A broken config file is reported by the commands that read the rest of it,
-    so it does not stop `sessions` or `info` here.
+    None lets the locale decide. A broken config file is reported by the
+    commands that read the rest of it, so it does not stop `sessions`,
+    `info` or `--help` here.
     """
-    from termchat.config import ConfigError, load_config
-
     try:
-        return load_config().lang
+        return load_config(config_file).lang
     except ConfigError:
         return None

@@ -44,21 +44,37 @@ class ExportFormat(str, Enum):
     json = "json"
 
 
-sessions_app = typer.Typer(
-    name="sessions",
-    help="List, show, search, rename, delete, export and import saved conversations.",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-)
-
-
 def register(app: typer.Typer) -> None:
-    """Add the `sessions` subcommand group to the `termchat` command."""
+    """Add the `sessions` subcommand group to the `termchat` command, with help in the current language.
+
+    Typer shows the `help` given here, not the docstrings of the functions.
+    """
+    sessions_app = typer.Typer(
+        name="sessions",
+        help=_("List, show, search, rename, delete, export and import saved conversations."),
+        no_args_is_help=True,
+        add_completion=False,
+        rich_markup_mode=None,
+    )
+    sessions_app.callback()(sessions)
+    commands = (
+        ("list", list_command, _("List saved conversations, most recent activity first.")),
+        ("show", show_command, _("Print a conversation with its settings and every message.")),
+        ("search", search_command, _("Search the text of every saved message.")),
+        ("rename", rename_command, _("Give a conversation a new title.")),
+        (
+            "delete",
+            delete_command,
+            _("Delete a conversation and all its messages, after a confirmation prompt unless --yes is given."),
+        ),
+        ("export", export_command, _("Write a conversation as Markdown or as JSON that 'import' reads back.")),
+        ("import", import_command, _("Add a conversation from a file written by 'export --format json'.")),
+    )
+    for name, function, help_text in commands:
+        sessions_app.command(name, help=help_text)(function)
     app.add_typer(sessions_app, name="sessions")
 
 
-@sessions_app.callback()
 def sessions(ctx: typer.Context) -> None:
     """List, show, search, rename, delete, export and import saved conversations."""
     from termchat.log import setup_logging
@@ -67,10 +83,9 @@ def sessions(ctx: typer.Context) -> None:
     setup_logging(resolve_paths().log_file, debug=_debug(ctx))
 
 
-@sessions_app.command("list")
 def list_command(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Maximum number of conversations to list.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help=_("Maximum number of conversations to list."))] = 50,
 ) -> None:
     """List saved conversations, most recent activity first."""
     with _open(ctx) as store:
@@ -104,10 +119,9 @@ def _model_name(model: str) -> str:
     return model
 
 
-@sessions_app.command("show")
 def show_command(
     ctx: typer.Context,
-    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Conversation id or a unique prefix of it.")],
+    conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
 ) -> None:
     """Print a conversation with its settings and every message."""
     with _open(ctx) as store:
@@ -137,11 +151,10 @@ def show_command(
         typer.echo(_printable(message.content))
 
 
-@sessions_app.command("search")
 def search_command(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="Words to find; a message matches when it contains all of them.")],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Maximum number of matches to print.")] = 20,
+    query: Annotated[str, typer.Argument(help=_("Words to find; a message matches when it contains all of them."))],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help=_("Maximum number of matches to print."))] = 20,
 ) -> None:
     """Search the text of every saved message."""
     with _open(ctx) as store:
@@ -159,11 +172,10 @@ def search_command(
         typer.echo(f"    {_role_name(hit.message.role)}: {snippet}")
 
 
-@sessions_app.command("rename")
 def rename_command(
     ctx: typer.Context,
-    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Conversation id or a unique prefix of it.")],
-    title: Annotated[str, typer.Argument(help="New title.")],
+    conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
+    title: Annotated[str, typer.Argument(help=_("New title."))],
 ) -> None:
     """Give a conversation a new title."""
     if not title.strip():
@@ -174,11 +186,10 @@ def rename_command(
     typer.echo(_("Renamed {id} to {title!r}.").format(id=_short_id(renamed.id), title=renamed.title))
 
 
-@sessions_app.command("delete")
 def delete_command(
     ctx: typer.Context,
-    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Conversation id or a unique prefix of it.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking for confirmation.")] = False,
+    conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Delete without asking for confirmation."))] = False,
 ) -> None:
     """Delete a conversation and all its messages, after a confirmation prompt unless --yes is given."""
     with _open(ctx) as store:
@@ -197,16 +208,15 @@ def delete_command(
     typer.echo(_("Deleted conversation {id}.").format(id=_short_id(conversation.id)))
 
 
-@sessions_app.command("export")
 def export_command(
     ctx: typer.Context,
-    conversation_id: Annotated[str, typer.Argument(metavar="ID", help="Conversation id or a unique prefix of it.")],
+    conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
     export_format: Annotated[
         ExportFormat,
-        typer.Option("--format", "-f", case_sensitive=False, help="md for reading, json for 'termchat sessions import'."),
+        typer.Option("--format", "-f", case_sensitive=False, help=_("md for reading, json for 'termchat sessions import'.")),
     ] = ExportFormat.md,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write; standard output when omitted.")
+        Path | None, typer.Option("--output", "-o", help=_("File to write; standard output when omitted."))
     ] = None,
 ) -> None:
     """Write a conversation as Markdown or as JSON that 'import' reads back."""
@@ -229,12 +239,11 @@ def export_command(
     typer.echo(_("Exported conversation {id} to {path}.").format(id=_short_id(conversation.id), path=output))
 
 
-@sessions_app.command("import")
 def import_command(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(metavar="FILE", help="A JSON export; '-' reads standard input.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help=_("A JSON export; '-' reads standard input."))],
     copy: Annotated[
-        bool, typer.Option("--copy", help="Save under a new id when the conversation already exists.")
+        bool, typer.Option("--copy", help=_("Save under a new id when the conversation already exists."))
     ] = False,
 ) -> None:
     """Add a conversation from a file written by 'export --format json'."""

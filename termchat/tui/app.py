@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
-from textual.theme import Theme
+from textual.theme import Theme, ThemeProvider
 
 from termchat.config import Config, ConfigError, save_generation_defaults, save_theme
 from termchat.engine import (
@@ -370,8 +371,37 @@ class TermchatApp(App[None]):
         rows.append((self.get_key_display(Binding("ctrl+p", "")), palette, "command_palette"))
         return rows
 
+    def action_command_palette(self) -> None:
+        # Textual 8.2.8's action with a translated placeholder in place of its English one.
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette", placeholder=_("Search for commands…")))
+
+    def search_themes(self) -> None:
+        # The Theme command's palette, Textual 8.2.8's own with a translated placeholder.
+        self.push_screen(CommandPalette(providers=[ThemeProvider], placeholder=_("Search for themes…")))
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own commands with translated titles and help. The callbacks and
+        # conditions are those of App.get_system_commands in Textual 8.2.8, which
+        # yields English text only.
+        yield SystemCommand(_("Theme"), _("Change the current theme"), self.action_change_theme)
+        yield SystemCommand(_("Quit"), _("Quit the application as soon as possible"), self.action_quit)
+        if screen.query("HelpPanel"):
+            yield SystemCommand(_("Keys"), _("Hide the keys and widget help panel"), self.action_hide_help_panel)
+        else:
+            yield SystemCommand(
+                _("Keys"), _("Show help for the focused widget and a summary of available keys"), self.action_show_help_panel
+            )
+        if screen.maximized is not None:
+            yield SystemCommand(_("Minimize"), _("Minimize the widget and restore to normal size"), screen.action_minimize)
+        elif screen.focused is not None and screen.focused.allow_maximize:
+            yield SystemCommand(_("Maximize"), _("Maximize the focused widget"), screen.action_maximize)
+        yield SystemCommand(
+            _("Screenshot"),
+            _("Save an SVG screenshot of the current screen"),
+            lambda: self.set_timer(0.1, self.deliver_screenshot),
+        )
+
         chat = self.chat
         yield SystemCommand(_("Help"), _("List every key binding"), self.action_help)
         yield SystemCommand(_("Sessions"), _("Browse, search, open and delete conversations"), self.action_sessions)
