@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Loader = Callable[[ModelSpec, ProgressCallback], ChatBackend]
+
+_QUIT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGTERM") if hasattr(signal, name))
+"""Signals that end the app like Ctrl+Q, saving the reply being written."""
 
 
 class TermchatApp(App[None]):
@@ -110,6 +114,34 @@ class TermchatApp(App[None]):
             await self.chat.open_conversation(self._initial_conversation)
         self.ready_at = self.clock()
         self.call_after_refresh(self._after_first_frame)
+        self._handle_hangup()
+
+    def _handle_hangup(self) -> None:
+        # Closing the terminal window sends SIGHUP, and `kill` sends SIGTERM.
+        # Both would end the process before the streaming reply's last second
+        # is saved, so they quit the way Ctrl+Q does.
+        loop = asyncio.get_running_loop()
+        for number in _QUIT_SIGNALS:
+            try:
+                loop.add_signal_handler(number, self._quit_on_signal, number)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return  # Windows, or a loop outside the main thread, as in some tests.
+
+    def _quit_on_signal(self, number: int) -> None:
+        log.info("Quitting on signal %s", signal.Signals(number).name)
+        self.chat.close_reply_now()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for number in _QUIT_SIGNALS:
+            try:
+                loop.remove_signal_handler(number)
+            except (NotImplementedError, RuntimeError, ValueError):
+                return
 
     async def _after_first_frame(self) -> None:
         # The command line turns the garbage collector off while it starts the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -108,6 +110,31 @@ async def test_quit_during_generation_saves_partial(store: Store) -> None:
     assert [message.role for message in saved] == ["user", "assistant"]
     assert saved[-1].content == "partial"
     assert saved[-1].status == "stopped"
+
+
+@pytest.mark.parametrize("number", [signal.SIGHUP, signal.SIGTERM])
+async def test_hangup_saves_partial_reply(store: Store, number: int) -> None:
+    backend = FakeBackend(["partial", " never shown"], gate=True)
+    app = make_app(store, backend)
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        await send(pilot, "long question")
+        await wait_until(pilot, lambda: app.chat._reply_widget is not None, "the reply widget")
+        widget = app.chat._reply_widget
+        backend.release()
+        await wait_until(pilot, lambda: widget.entry.content == "partial", "the first delta")
+        conversation_id = app.chat.conversation.id
+
+        # Without the app's handler the signal would end the test run itself.
+        assert signal.getsignal(number) is not signal.SIG_DFL
+        os.kill(os.getpid(), number)
+        await wait_until(pilot, lambda: app._exit, "the app to exit")
+
+    saved = store.messages(conversation_id)
+    assert [message.role for message in saved] == ["user", "assistant"]
+    assert saved[-1].content == "partial"
+    assert saved[-1].status == "stopped"
+    assert signal.getsignal(number) is signal.SIG_DFL
 
 
 async def test_resume_shows_conversation(store: Store) -> None:
