@@ -222,6 +222,29 @@ async def test_context_notice_in_status(store: Store) -> None:
         assert "/40" in status
 
 
+async def test_context_shows_prompt_while_streaming(store: Store) -> None:
+    backend = FakeBackend(["one", " two"], gate=True)
+    app = make_app(store, backend)
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        await send(pilot, "three words here")
+        await wait_until(pilot, lambda: backend.requests, "the reply to start")
+        request = backend.requests[0]
+        prompt_tokens = backend.plan(request.messages, request.settings).tokens_in
+
+        await wait_until(
+            pilot,
+            lambda: f"context {prompt_tokens}/1024" in str(app.chat.status_bar.render()),
+            "the prompt's tokens in the status line",
+        )
+        assert app.chat.generating
+
+        backend.release(2)
+        await wait_until(pilot, lambda: not app.chat.generating, "the end of the reply")
+        status = str(app.chat.status_bar.render())
+        assert f"context {prompt_tokens + 2}/1024" in status
+
+
 async def test_fast_typing_then_enter_keeps_text(store: Store) -> None:
     from textual import events
 

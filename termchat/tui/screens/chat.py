@@ -325,8 +325,13 @@ class ChatScreen(Screen[None]):
             if self._reply is not reply:
                 return  # Closed for quit or a conversation switch; the text is saved.
             if batch.plan is not None:
+                # The prompt's token count is known before the first token, so the status
+                # line shows it while the reply streams. The end of the reply adds its tokens.
                 self._set_status(
-                    turns_dropped=batch.plan.turns_dropped, truncated_current=batch.plan.truncated_current
+                    context_used=batch.plan.tokens_in,
+                    context_size=batch.plan.context_size,
+                    turns_dropped=batch.plan.turns_dropped,
+                    truncated_current=batch.plan.truncated_current,
                 )
             if batch.text:
                 recorder.append_reply(batch.text)

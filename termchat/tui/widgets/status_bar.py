@@ -31,7 +31,7 @@ class StatusInfo:
     tokens_per_second: float | None = None
     """Of the last finished reply."""
     context_used: int | None = None
-    """Prompt plus reply tokens of the last reply."""
+    """Prompt tokens while a reply streams, then prompt plus reply tokens once it ends."""
     context_size: int | None = None
     turns_dropped: int = 0
     truncated_current: bool = False
