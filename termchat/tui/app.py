@@ -302,17 +302,22 @@ class TermchatApp(App[None]):
         if isinstance(result, NewConversation):
             await self.chat.open_conversation(None)
             return
-        await self._forget_deleted_conversation()
+        await self._reread_open_conversation()
 
-    async def _forget_deleted_conversation(self) -> None:
+    async def _reread_open_conversation(self) -> None:
+        """Show what the sessions screen changed in the open conversation: a new title, or its deletion."""
         conversation = self.chat.conversation
         if conversation is None or self.store is None:
             return
         try:
-            self.store.get_conversation(conversation.id)
+            stored = self.store.get_conversation(conversation.id)
         except StoreError as error:
             if error.reason == "not_found":
                 await self.chat.open_conversation(None)
+            else:
+                log.warning("Reading conversation %s after the sessions screen failed: %s", conversation.id, error)
+            return
+        self.chat.show_stored_conversation(stored)
 
     def action_settings(self) -> None:
         from termchat.tui.screens.settings import SettingsScreen

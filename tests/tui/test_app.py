@@ -14,6 +14,7 @@ from termchat.engine import GenerationSettings
 from termchat.engine.fake import FakeBackend
 from termchat.store import Store, StoreError
 from termchat.tui.screens.help import HelpScreen
+from termchat.tui.screens.rename import RenameScreen
 from termchat.tui.screens.sessions import NewConversation, OpenConversation, SessionsScreen
 from termchat.tui.screens.settings import SettingsResult, SettingsScreen
 from termchat.tui.widgets.chat_message import UserMessage
@@ -232,6 +233,48 @@ async def test_sessions_open_and_new(store: Store) -> None:
         app.screen.dismiss(NewConversation())
         await wait_until(pilot, lambda: app.chat.conversation is None, "the new chat")
         assert app.chat.message_list.entries == []
+
+
+async def rename_open_conversation(pilot, new_title: str) -> None:
+    """Rename the open conversation on the sessions screen and stay there."""
+    app = pilot.app
+    conversation_id = app.chat.conversation.id
+    await pilot.press("ctrl+o")
+    await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen), "the sessions screen")
+    await wait_until(pilot, lambda: conversation_id in app.screen.conversations, "the conversation list")
+    await pilot.press("r")
+    await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen), "the rename dialog")
+    await pilot.press(*new_title, "enter")
+    await wait_until(pilot, lambda: store_title(app, conversation_id) == new_title, "the rename to be saved")
+    await wait_until(pilot, lambda: isinstance(app.screen, SessionsScreen), "the sessions screen again")
+
+
+def store_title(app, conversation_id: str) -> str:
+    return app.store.get_conversation(conversation_id).title
+
+
+def header_title(app) -> str:
+    return str(app.chat.query_one("Header HeaderTitle").render())
+
+
+@pytest.mark.parametrize("return_key", ["escape", "enter"])
+async def test_renamed_open_conversation_header(store: Store, return_key: str) -> None:
+    app = make_app(store, FakeBackend())
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        await send(pilot, "first title")
+        await wait_until(pilot, lambda: len(app.chat.message_list.entries) == 2 and not app.chat.generating)
+        assert "first title" in header_title(app)
+
+        await rename_open_conversation(pilot, "Bread notes")
+        # Escape goes back to the chat. Enter opens the highlighted row, which is the renamed conversation.
+        await pilot.press(return_key)
+        await wait_until(pilot, lambda: app.screen is app.chat, "the chat screen")
+        await wait_until(pilot, lambda: "Bread notes" in header_title(app), "the new title in the header")
+
+        assert app.chat.sub_title == "Bread notes"
+        assert app.chat.conversation.title == "Bread notes"
+        assert "first title" not in header_title(app)
 
 
 async def test_deleted_open_conversation_is_closed(store: Store) -> None:

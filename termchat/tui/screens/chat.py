@@ -216,6 +216,13 @@ class ChatScreen(Screen[None]):
         if backend is not None and entries and entries[-1].role == "user":
             self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
 
+    def show_stored_conversation(self, conversation: Conversation) -> None:
+        """Update the open conversation and the header from `conversation`, read again from the store after a rename."""
+        if self.conversation is None or conversation.id != self.conversation.id:
+            return
+        self.conversation = conversation
+        self.sub_title = conversation.title or _("Untitled conversation")
+
     def _read_conversation(self, conversation_id: str) -> tuple[Conversation, list[StoredMessage]]:
         assert self.store is not None
         return self.store.get_conversation(conversation_id), self.store.messages(conversation_id)
