@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 
 import pytest
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
-from termchat.store import Store, StoreError, short_id
+from termchat.store import Store, StoreError, make_title, short_id
 from termchat.tui.screens.confirm import ConfirmScreen
 from termchat.tui.screens.rename import RenameScreen
 from termchat.tui.screens.sessions import (
     PAGE_SIZE,
+    SNIPPET_WIDTH,
     TITLE_WIDTH,
     NewConversation,
     OpenConversation,
@@ -355,8 +357,7 @@ async def test_markup_in_title_shown_literally(store, utc):
     async with app.run_test(size=(140, 30)) as pilot:
         await loaded(pilot, app)
         titles_in_table = column(table(app), "title")
-        # DataTable widens its columns to the content on an idle event, which
-        # can come after the rows are in; poll the drawn screen until it has.
+        # The rows are drawn on a refresh after they are added; poll the drawn screen until they are.
         for _attempt in range(100):
             screen_text = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
             if all(text in screen_text for text in ("esc ^[[31mred", titles[1], titles[0])):
@@ -575,3 +576,112 @@ async def test_keymap_moves_new_chat_key(store, three):
         await wait_until(pilot, lambda: app.dismissed)
 
     assert app.results == [NewConversation()]
+
+
+CHINESE = "我们今天讨论一下如何在终端里面运行一个小型的语言模型并且把对话保存到数据库里面以便以后查看和搜索" * 2
+JAPANESE = "今日はターミナルで小さな言語モデルを動かして会話をデータベースに保存する方法について話しましょう" * 2
+EMOJI = "🍞🥖🥐 bread emoji party 🎉🎉🎉 " * 6
+LONG_MODEL = "/home/someone/models/SmolLM2-135M-Instruct.Q8_0.gguf"
+
+
+def screen_lines(app: ScreenHost) -> list[str]:
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def row_line(app: ScreenHost, conversation_id: str) -> str:
+    """Return the drawn line of the row whose ID column shows `conversation_id`, or "" if none."""
+    return next((line for line in screen_lines(app) if short_id(conversation_id) in line), "")
+
+
+@pytest.fixture
+def wide_text(store: Store):
+    """Conversations whose titles and messages are Chinese, Japanese and emoji text."""
+    return [
+        add_conversation(store, make_title(CHINESE), model=LONG_MODEL, messages=(CHINESE, "ok")),
+        add_conversation(store, make_title(JAPANESE), model="uer/gpt2-chinese-cluecorpussmall", messages=(JAPANESE,)),
+        add_conversation(store, make_title(EMOJI), model="gpt2", messages=(EMOJI, "ok", "more")),
+    ]
+
+
+@pytest.mark.parametrize("width", [100, 120])
+async def test_wide_text_list_columns_fit(store, wide_text, width):
+    app = sessions_host(store)
+    async with app.run_test(size=(width, 20)) as pilot:
+        await loaded(pilot, app)
+        for conversation in wide_text:
+            await poll_until(pilot, lambda: row_line(app, conversation.id) != "")
+
+        for conversation in wide_text:
+            line = row_line(app, conversation.id)
+            assert format_activity(conversation.updated_at) in line
+            assert f" {conversation.message_count} " in line
+            assert conversation.model[-8:] in line, "the end of the model name is off-screen"
+
+
+@pytest.mark.parametrize(("width", "query"), [(100, "数据库"), (120, "数据库"), (100, "データベース"), (100, "party")])
+async def test_wide_text_search_columns_fit(store, wide_text, width, query):
+    app = sessions_host(store)
+    async with app.run_test(size=(width, 20)) as pilot:
+        await loaded(pilot, app)
+        await search_for(pilot, app, query)
+        [hit] = store.search(query)
+        await poll_until(pilot, lambda: row_line(app, hit.conversation.id) != "")
+
+        line = row_line(app, hit.conversation.id)
+        assert format_activity(hit.message.created_at) in line, "the Time column is off-screen"
+        snippet = column(table(app, "hits"), "snippet")[0]
+        assert query in snippet
+        assert cell_len(snippet) <= SNIPPET_WIDTH
+
+
+async def test_cjk_title_cut_without_gap(store):
+    add_conversation(store, make_title(CHINESE), messages=("x",))
+    app = sessions_host(store)
+    async with app.run_test() as pilot:
+        await loaded(pilot, app)
+        [shown_title] = column(table(app), "title")
+
+    # Two-cell characters fill at most TITLE_WIDTH - 1 cells, and the ellipsis takes one more.
+    assert shown_title == CHINESE[: (TITLE_WIDTH - 1) // 2] + "…"
+    assert cell_len(shown_title) <= TITLE_WIDTH
+
+
+class GatedListStore:
+    """Delegates to a real store; `list_conversations` blocks until `release` is set."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.release = threading.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+    def list_conversations(self, *args, **kwargs):
+        assert self.release.wait(10), "test never released the list"
+        return self._store.list_conversations(*args, **kwargs)
+
+
+def render_widths(data_table: DataTable) -> dict[str, int]:
+    return {str(key.value): column.get_render_width(data_table) for key, column in data_table.columns.items()}
+
+
+async def test_column_widths_fixed_before_rows(store, wide_text):
+    gated = GatedListStore(store)
+    app = sessions_host(gated)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 20)) as pilot:
+        await pilot.pause()
+        empty_list_widths = render_widths(table(app))
+        empty_hits_widths = render_widths(table(app, "hits"))
+
+        gated.release.set()
+        await loaded(pilot, app)
+        await search_for(pilot, app, "数据库")
+        # DataTable measures auto-width columns on an idle event after the rows are in.
+        await pilot.app.workers.wait_for_complete()
+        for _turn in range(5):
+            await pilot.pause()
+
+        assert table(app).row_count == len(wide_text)
+        assert table(app, "hits").row_count == 1
+        assert render_widths(table(app)) == empty_list_widths
+        assert render_widths(table(app, "hits")) == empty_hits_widths

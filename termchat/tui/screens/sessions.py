@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,10 +18,12 @@ from textual.worker import Worker, WorkerState
 
 from termchat.i18n import _
 from termchat.store import Conversation, SearchHit, Store, StoreError, short_id
-from termchat.tui.screens._cells import cell, one_line
+from termchat.store.database import SHORT_ID_LENGTH
+from termchat.tui.screens._cells import cell, cut_around, cut_to_width, one_line
 from termchat.tui.screens.confirm import ConfirmScreen
 from termchat.tui.screens.rename import RenameScreen
 from termchat.tui.text import literal
+from termchat.tui.widgets.status_bar import shorten_middle
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +35,21 @@ SEARCH_DELAY = 0.25
 """Seconds without typing before a search runs, so one search runs per pause, not per key."""
 SEARCH_LIMIT = 100
 """Maximum search hits shown."""
+# Every column has a fixed width in terminal cells, so the layout does not change
+# once rows arrive. With these widths and the cell padding, each table takes 96 cells,
+# or 98 with its scrollbar, so it fits a terminal 100 columns wide. Longer text is cut,
+# and a column is wider only where its translated heading is wider.
 TITLE_WIDTH = 30
-"""Maximum width of a title in the table, in terminal cells. An 80-column terminal then
-shows every column, though a long model name is cut at the right edge."""
+"""Width of the title column, in terminal cells."""
+MODEL_WIDTH = 24
+"""Width of the model column, in terminal cells. A longer model name loses its middle,
+because the end of a path is the file or folder name."""
+SNIPPET_WIDTH = 34
+"""Width of the search snippet column, in terminal cells."""
+SNIPPET_LEAD = 10
+"""Cells of text kept before the match when the start of a snippet is cut off."""
+MESSAGE_COUNT_WIDTH = 7
+"""Width of the message count column in terminal cells, enough for 9,999,999."""
 
 # Private-use code points mark the match in a snippet, because chat text almost never contains them.
 SNIPPET_START = "\ue000"
@@ -62,23 +77,36 @@ def format_activity(timestamp: float) -> str:
 
 
 def title_cell(title: str) -> Text:
-    """Return the title for a table cell, cut to TITLE_WIDTH characters with an ellipsis."""
+    """Return the title for a table cell, cut to TITLE_WIDTH terminal cells with an ellipsis."""
     if not title.strip():
         return Text(_("(untitled)"), style="italic")
-    text = cell(title)
-    text.truncate(TITLE_WIDTH, overflow="ellipsis")
-    return text
+    return cut_to_width(cell(title), TITLE_WIDTH)
+
+
+def model_cell(model: str) -> Text:
+    """Return the model name for a table cell, cut in the middle to MODEL_WIDTH terminal cells."""
+    return Text(shorten_middle(cell(model).plain, MODEL_WIDTH), end="")
 
 
 def snippet_cell(snippet: str) -> Text:
-    """Return a one-line snippet with the text between the match markers highlighted."""
+    """Return a one-line snippet with the text between the match markers highlighted.
+
+    The snippet is cut to SNIPPET_WIDTH terminal cells around its first match,
+    because a snippet of 48 Chinese characters is 96 cells wide.
+    """
     first, *matches = one_line(snippet).split(SNIPPET_START)
     text = literal(first)
+    match_start = len(text) if matches else 0
     for match in matches:
         highlighted, _marker, rest = match.partition(SNIPPET_END)
         text.append_text(literal(highlighted, style="bold reverse"))
         text.append_text(literal(rest))
-    return text
+    return cut_around(text, match_start, SNIPPET_WIDTH, SNIPPET_LEAD)
+
+
+def column_width(heading: str, content_width: int) -> int:
+    """Return the width of a column in terminal cells: its content's width, or its heading's if wider."""
+    return max(cell_len(heading), content_width)
 
 
 class RowTable(DataTable[Text]):
@@ -165,18 +193,26 @@ class SessionsScreen(Screen[SessionsResult | None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Every date and time is written with the same number of digits.
+        time_width = cell_len(format_activity(0))
         table = self.query_one("#conversations", DataTable)
         # The model comes last because a GGUF file name can be long.
-        table.add_column(_("Title"), key="title", width=TITLE_WIDTH)
-        table.add_column(_("ID"), key="id")
-        table.add_column(_("Last activity"), key="activity")
-        table.add_column(_("Messages"), key="messages")
-        table.add_column(_("Model"), key="model")
+        for heading, key, content_width in (
+            (_("Title"), "title", TITLE_WIDTH),
+            (_("ID"), "id", SHORT_ID_LENGTH),
+            (_("Last activity"), "activity", time_width),
+            (_("Messages"), "messages", MESSAGE_COUNT_WIDTH),
+            (_("Model"), "model", MODEL_WIDTH),
+        ):
+            table.add_column(heading, key=key, width=column_width(heading, content_width))
         hits = self.query_one("#hits", DataTable)
-        hits.add_column(_("Conversation"), key="title")
-        hits.add_column(_("ID"), key="id")
-        hits.add_column(_("Match"), key="snippet")
-        hits.add_column(_("Time"), key="time")
+        for heading, key, content_width in (
+            (_("Conversation"), "title", TITLE_WIDTH),
+            (_("ID"), "id", SHORT_ID_LENGTH),
+            (_("Match"), "snippet", SNIPPET_WIDTH),
+            (_("Time"), "time", time_width),
+        ):
+            hits.add_column(heading, key=key, width=column_width(heading, content_width))
         self.watch(table, "scroll_y", self._check_scroll_end, init=False)
         table.focus()
         self._page_loading = True
@@ -243,7 +279,7 @@ class SessionsScreen(Screen[SessionsResult | None]):
             Text(short_id(conversation.id)),
             Text(format_activity(conversation.updated_at)),
             Text(str(conversation.message_count), justify="right"),
-            cell(conversation.model),
+            model_cell(conversation.model),
         )
 
     @on(DataTable.RowHighlighted, "#conversations")
@@ -421,14 +457,12 @@ class SessionsScreen(Screen[SessionsResult | None]):
         title = renamed.title
         if conversation_id in self.conversations:
             self.conversations[conversation_id] = renamed
-            self.query_one("#conversations", DataTable).update_cell(
-                conversation_id, "title", title_cell(title), update_width=True
-            )
+            self.query_one("#conversations", DataTable).update_cell(conversation_id, "title", title_cell(title))
         hits = self.query_one("#hits", DataTable)
         for key, hit_conversation in self._hit_conversations.items():
             if hit_conversation.id == conversation_id:
                 self._hit_conversations[key] = renamed
-                hits.update_cell(key, "title", title_cell(title), update_width=True)
+                hits.update_cell(key, "title", title_cell(title))
         self._set_status(_("Renamed to '{title}'.").format(title=one_line(title)))
 
     def action_delete(self) -> None:
