@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -27,6 +28,7 @@ INPUT_FIELDS: tuple[tuple[str, str], ...] = (
     ("repetition_penalty", N_("Repetition penalty")),
     ("seed", N_("Seed")),
 )
+INPUT_FIELD_NAMES = frozenset(name for name, _label in INPUT_FIELDS)
 
 _HINTS = {
     "temperature": N_("0 or more. 0 means greedy decoding."),
@@ -140,11 +142,16 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         Binding("escape", "cancel", _("Cancel"), id="settings_cancel"),
         # Priority bindings, so the focus moves before the app forwards the next key.
         # With the Screen's own Tab bindings, keys typed right after Tab reached the
-        # field being left: "Tab 2 0" in one burst changed the temperature.
+        # field being left: "Tab 2 0" in one burst changed the temperature. Enter in
+        # a number field had the same problem while the Input's own binding handled it.
         Binding("tab", "app.focus_next", _("Next field"), show=False, priority=True, id="settings_next_field"),
         Binding(
             "shift+tab", "app.focus_previous", _("Previous field"), show=False, priority=True,
             id="settings_previous_field",
+        ),
+        Binding(
+            "enter", "accept_field", _("Check the value and go to the next field"), show=False, priority=True,
+            id="settings_accept_field",
         ),
     ]
 
@@ -243,8 +250,20 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         if event.input.id is not None:
             self._validate_field(event.input.id)
 
-    # NOTE: keys typed in the same burst as Enter still reach the field being left,
-    # because Enter is the Input's own binding and the focus moves only here.
+    def action_accept_field(self) -> None:
+        """Validate the focused number field and move to the next field if the value is valid.
+
+        Raises SkipAction anywhere else, so Enter still presses a button and
+        adds a line to the system prompt.
+        """
+        focused = self.focused
+        if not isinstance(focused, Input) or focused.id not in INPUT_FIELD_NAMES:
+            raise SkipAction()
+        if self._validate_field(focused.id):
+            self.focus_next()
+
+    # Reached only when the keymap moves settings_accept_field off Enter, because
+    # the Input's own Enter binding then posts Submitted.
     @on(Input.Submitted)
     def _on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id is not None and self._validate_field(event.input.id):
