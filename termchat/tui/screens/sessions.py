@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from termchat.i18n import _
@@ -23,6 +23,7 @@ from termchat.tui.screens._cells import cell, cut_around, cut_to_width, one_line
 from termchat.tui.screens.confirm import ConfirmScreen
 from termchat.tui.screens.rename import RenameScreen
 from termchat.tui.text import literal
+from termchat.tui.widgets.footer import KeyBar
 from termchat.tui.widgets.status_bar import shorten_middle
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class SessionsScreen(Screen[SessionsResult | None]):
         yield Static("", id="status", classes="-empty", markup=False)
         yield RowTable(cursor_type="row", zebra_stripes=True, id="conversations")
         yield RowTable(cursor_type="row", zebra_stripes=True, id="hits")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         # Every date and time is written with the same number of digits.
