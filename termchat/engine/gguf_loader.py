@@ -1,7 +1,7 @@
 """Load a .gguf file through transformers, from the GGUF cache when it has an entry.
 
 The first load of a file converts it with transformers (`from_pretrained(...,
-gguf_file=...)`) and saves the results to the cache; later loads of the same
+gguf_file=...)`) and saves the results to the cache. Later loads of the same
 file version read the cache. A cache that cannot be read or written is logged
 and skipped, never an error for the user.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +44,17 @@ CONVERT_TOKENIZER_STEP = N_("Converting the GGUF tokenizer")
 DEQUANTIZE_STEP = N_("Dequantizing the GGUF weights")
 SAVE_TO_CACHE_STEP = N_("Saving the converted model to the cache")
 
-# Steps of a load without a cache entry, and of one that found an entry with
-# or without weights in the requested dtype. SAVE_TO_CACHE_STEP is skipped
-# when there is nothing to save, for example weights above the size limit.
-CONVERT_STEPS = (READ_GGUF_CONFIG_STEP, CONVERT_TOKENIZER_STEP, DEQUANTIZE_STEP, SAVE_TO_CACHE_STEP, MOVE_TO_DEVICE_STEP)
+# Steps of a load that converts the file, of a load from an entry with
+# weights in the requested dtype, and of a load from an entry without them.
+# SAVE_TO_CACHE_STEP is skipped when there is nothing to save, for example
+# when the weights are above the size limit.
+CONVERT_STEPS = (
+    READ_GGUF_CONFIG_STEP,
+    CONVERT_TOKENIZER_STEP,
+    DEQUANTIZE_STEP,
+    SAVE_TO_CACHE_STEP,
+    MOVE_TO_DEVICE_STEP,
+)
 CACHED_STEPS = (READ_CONFIG_STEP, LOAD_TOKENIZER_STEP, LOAD_WEIGHTS_STEP, MOVE_TO_DEVICE_STEP)
 CACHED_WITHOUT_WEIGHTS_STEPS = (
     READ_CONFIG_STEP,
@@ -61,7 +69,9 @@ WEIGHTS_FILE = "model.safetensors"
 MIN_FREE_BYTES_AFTER_WEIGHTS = 1024**3
 
 
-def load_gguf(spec: ModelSpec, source: ModelSource, dtype: Any, report: ProgressCallback) -> tuple[Any, Any, Any, LoadSteps]:
+def load_gguf(
+    spec: ModelSpec, source: ModelSource, dtype: Any, report: ProgressCallback
+) -> tuple[Any, Any, Any, LoadSteps]:
     """Load the config, tokenizer and model of a .gguf file; return them and the steps.
 
     The caller reports the last step, MOVE_TO_DEVICE_STEP. Raises
@@ -86,7 +96,9 @@ def _identify(gguf_file: str, transformers_version: str) -> GgufIdentity | None:
     try:
         return identify_gguf(gguf_file, transformers_version)
     except OSError:
-        logger.warning("cannot read %s to find its GGUF cache entry; loading without the cache", gguf_file, exc_info=True)
+        logger.warning(
+            "cannot read %s to find its GGUF cache entry; loading without the cache", gguf_file, exc_info=True
+        )
         return None
 
 
@@ -138,13 +150,21 @@ def _load_from_entry(
 
     def load_weights() -> Any:
         with stderr_to_log():
-            return transformers.AutoModelForCausalLM.from_pretrained(weights_folder, config=config, dtype=dtype)
+            model, loading_info = transformers.AutoModelForCausalLM.from_pretrained(
+                weights_folder, config=config, dtype=dtype, output_loading_info=True
+            )
+        # transformers fills a missing tensor with random values and only
+        # logs it, which would give a model that writes nonsense.
+        problems = {kind: keys for kind, keys in loading_info.items() if keys}
+        if problems:
+            raise ValueError(f"the cached weights do not match the model: {problems}")
+        return model
 
     model = _read_entry(load_weights)
     return config, tokenizer, model, steps
 
 
-def _read_entry(read: Any) -> Any:
+def _read_entry(read: Callable[[], Any]) -> Any:
     """Run `read` and turn a failure into CacheEntryDamaged, except running out of memory."""
     import torch
 
@@ -274,7 +294,8 @@ def _weights_to_cache(model: Any, dtype: Any, cache_root: Path) -> dict[str, Any
 def _save_weights(model: Any, state: dict[str, Any], folder: Path) -> None:
     from safetensors.torch import save_file
 
-    save_file({name: tensor.contiguous() for name, tensor in state.items()}, folder / WEIGHTS_FILE, metadata={"format": "pt"})
+    tensors = {name: tensor.contiguous() for name, tensor in state.items()}
+    save_file(tensors, folder / WEIGHTS_FILE, metadata={"format": "pt"})
     if getattr(model, "generation_config", None) is not None:
         model.generation_config.save_pretrained(folder)
 

@@ -118,7 +118,9 @@ class LoadSteps:
         self.report(LoadProgress(stage="load", description=_(label), completed=index, total=len(self.labels)))
 
 
-def _load_folder(spec: ModelSpec, folder: Path, dtype: Any, report: ProgressCallback) -> tuple[Any, Any, Any, LoadSteps]:
+def _load_folder(
+    spec: ModelSpec, folder: Path, dtype: Any, report: ProgressCallback
+) -> tuple[Any, Any, Any, LoadSteps]:
     """Load the config, tokenizer and weights from a model folder; return them and the steps."""
     import transformers
 

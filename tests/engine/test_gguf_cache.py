@@ -212,6 +212,24 @@ def test_damaged_entry_is_rebuilt(gguf_path, tmp_home, conversions, caplog, dama
     assert conversions["tokenizer"] == 0
 
 
+def test_missing_cached_tensor_is_rebuilt(gguf_path, tmp_home, conversions):
+    from safetensors.torch import load_file, save_file
+
+    expected = greedy_ids(load(gguf_path))
+    [entry] = entry_folders(tmp_home)
+    weights_file = entry / "weights-float32" / "model.safetensors"
+    tensors = load_file(weights_file)
+    del tensors["transformer.h.1.mlp.c_fc.weight"]
+    save_file(tensors, weights_file, metadata={"format": "pt"})
+    conversions.clear()
+
+    rebuilt = load(gguf_path)
+
+    assert conversions["tokenizer"] == 1
+    assert greedy_ids(rebuilt) == expected
+    assert "transformer.h.1.mlp.c_fc.weight" in load_file(weights_file)
+
+
 def test_unfinished_write_is_ignored(gguf_path, tmp_home, conversions):
     identity = identify_gguf(gguf_path, _transformers_version())
     root = cache_root(tmp_home)
