@@ -2,7 +2,8 @@
 
 Every failure becomes a ModelLoadError with one line that names the value and
 the fix; the original exception is chained and logged. torch and transformers
-are imported here, inside `load_backend`, never at module import.
+are imported inside the load functions, never at module import. Loading a
+.gguf file is in termchat.engine.gguf_loader.
 """
 
 from __future__ import annotations

@@ -285,6 +285,10 @@ def test_weights_cached_per_dtype(gguf_path, tmp_home, conversions):
     assert [progress.description for progress in reports] == list(CACHED_WITHOUT_WEIGHTS_STEPS)
     assert (entry / "weights-float32" / "model.safetensors").is_file()
     assert (entry / "weights-bfloat16" / "model.safetensors").is_file()
+    reports.clear()
+    cached = load_backend(ModelSpec(model=str(gguf_path), dtype="bfloat16"), reports.append)
+    assert cached.info.dtype == "bfloat16"
+    assert [progress.description for progress in reports] == list(CACHED_STEPS)
 
 
 @pytest.mark.parametrize("change", ["last byte", "modification time", "size", "transformers version"])
