@@ -43,6 +43,7 @@ CACHE_FORMAT = 1
 ENTRY_FILE = "entry.json"
 CONFIG_FOLDER = "config"
 TOKENIZER_FOLDER = "tokenizer"
+WEIGHTS_FILE = "model.safetensors"
 TEMPORARY_PREFIX = ".tmp-"
 # Leftover temporary folders older than this are deleted on the next write.
 # A younger one may belong to a load running in another termchat process.
@@ -114,7 +115,7 @@ def weights_folder_name(dtype_name: str) -> str:
 
 
 class CacheEntryDamaged(Exception):
-    """An entry exists but cannot be trusted; the caller deletes and rebuilds it."""
+    """Error for an entry that exists but cannot be trusted. The caller deletes and rebuilds it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +136,7 @@ class GgufCacheEntry:
     def weights_folder(self, dtype_name: str) -> Path | None:
         """Return the folder of cached weights in `dtype_name`, or None when there is none."""
         folder = self.folder / weights_folder_name(dtype_name)
-        return folder if (folder / "model.safetensors").is_file() else None
+        return folder if (folder / WEIGHTS_FILE).is_file() else None
 
 
 class GgufCache:

@@ -17,6 +17,7 @@ from typing import Any
 from termchat.engine.backend import ModelSpec, ProgressCallback
 from termchat.engine.gguf_cache import (
     MAX_CACHED_WEIGHTS_BYTES,
+    WEIGHTS_FILE,
     CacheEntryDamaged,
     GgufCache,
     GgufCacheEntry,
@@ -64,7 +65,6 @@ CACHED_WITHOUT_WEIGHTS_STEPS = (
     MOVE_TO_DEVICE_STEP,
 )
 
-WEIGHTS_FILE = "model.safetensors"
 # Free disk space kept after writing cached weights, beyond their own size.
 MIN_FREE_BYTES_AFTER_WEIGHTS = 1024**3
 
