@@ -93,8 +93,8 @@ def identify_gguf(path: str | os.PathLike[str], transformers_version: str) -> Gg
         file.seek(tail_start)
         digest.update(file.read(SAMPLE_BYTES))
     # NOTE: an edit in the middle of a file larger than 2 x SAMPLE_BYTES that
-    # keeps its size and modification time is not detected. Tools that write a
-    # file update its modification time unless told to restore it.
+    # keeps its size and modification time is not detected. Ordinary writes
+    # update the modification time, so only a deliberate reset hides an edit.
     return GgufIdentity(
         source=str(resolved),
         size=status.st_size,
