@@ -46,7 +46,7 @@ def gguf_model(tiny_gpt2_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gguf_load(gguf_model, tmp_path_factory):
-    """Load model.gguf once, because converting its tokenizer takes about 30 s.
+    """Load model.gguf once, because converting it takes about 30 s.
 
     The working directory then contains another, invalid file named
     model.gguf, and Python-level stderr output is recorded. The GGUF cache

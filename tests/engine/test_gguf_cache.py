@@ -36,7 +36,7 @@ def small_model():
     """A random 2-layer GPT-2 with a 297-token BPE vocabulary.
 
     The small vocabulary makes transformers convert the GGUF file in about a
-    second, where GPT-2's 50257 tokens take about 30 s.
+    second, where GPT-2's 50257 tokens make it take 30 s or more.
     """
     import torch
     from tokenizers import ByteLevelBPETokenizer
