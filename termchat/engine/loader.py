@@ -2,7 +2,8 @@
 
 Every failure becomes a ModelLoadError with one line that names the value and
 the fix; the original exception is chained and logged. torch and transformers
-are imported here, inside `load_backend`, never at module import.
+are imported inside the load functions, never at module import. Loading a
+.gguf file is in termchat.engine.gguf_loader.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import io
 import logging
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +40,11 @@ HUB_SAFETENSORS_PATTERNS = ["*.safetensors"]
 HUB_BIN_PATTERNS = ["pytorch_model*.bin"]
 HUB_CODE_PATTERNS = ["*.py"]
 
-LOAD_STEPS = (
-    N_("Reading the model config"),
-    N_("Loading the tokenizer"),
-    N_("Loading the weights"),
-    N_("Moving the model to the device"),
-)
+READ_CONFIG_STEP = N_("Reading the model config")
+LOAD_TOKENIZER_STEP = N_("Loading the tokenizer")
+LOAD_WEIGHTS_STEP = N_("Loading the weights")
+MOVE_TO_DEVICE_STEP = N_("Moving the model to the device")
+LOAD_STEPS = (READ_CONFIG_STEP, LOAD_TOKENIZER_STEP, LOAD_WEIGHTS_STEP, MOVE_TO_DEVICE_STEP)
 # Context size for configs that name none (an estimate that fits most
 # current models); the tokenizer's model_max_length is tried first.
 FALLBACK_CONTEXT_SIZE = 2048
@@ -55,7 +55,9 @@ def load_backend(spec: ModelSpec, progress: ProgressCallback | None = None) -> A
     """Load the model `spec` names and return a TransformersBackend.
 
     `progress` is called from this thread: stage "download" with bytes while
-    a Hub model downloads, then stage "load" once per step in LOAD_STEPS.
+    a Hub model downloads, then stage "load" once per step: LOAD_STEPS for a
+    folder or Hub model, the steps in termchat.engine.gguf_loader for a .gguf
+    file.
     """
     report = progress if progress is not None else _ignore_progress
     source = resolve_source(spec.model)
@@ -63,7 +65,6 @@ def load_backend(spec: ModelSpec, progress: ProgressCallback | None = None) -> A
         require_gguf_support(spec.model)
 
     import torch
-    import transformers
 
     from termchat.engine.quiet import quiet_libraries
 
@@ -74,32 +75,17 @@ def load_backend(spec: ModelSpec, progress: ProgressCallback | None = None) -> A
 
     if source.kind == "hub":
         source = download_from_hub(source, spec.trust_remote_code, report)
-    if source.kind in ("hub", "folder"):
+    if source.kind == "gguf":
+        from termchat.engine.gguf_loader import load_gguf
+
+        config, tokenizer, model, steps = load_gguf(spec, source, dtype, report)
+    else:
         assert source.path is not None
         check_folder(source.path, spec.model)
+        config, tokenizer, model, steps = _load_folder(spec, source.path, dtype, report)
 
-    assert source.path is not None
-    extra: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
-    if source.gguf_file is not None:
-        extra["gguf_file"] = source.gguf_file
-
-    _report_step(report, 0)
-    config = _run_step(spec, lambda: transformers.AutoConfig.from_pretrained(source.path, **extra))
-    check_causal_lm(config, spec)
-
-    _report_step(report, 1)
-    tokenizer = _run_step(spec, lambda: transformers.AutoTokenizer.from_pretrained(source.path, **extra))
-
-    _report_step(report, 2)
-
-    def load_weights() -> Any:
-        with _stderr_to_log():
-            return transformers.AutoModelForCausalLM.from_pretrained(source.path, dtype=dtype, **extra)
-
-    model = _run_step(spec, load_weights, weights=True)
-
-    _report_step(report, 3)
-    model = _run_step(spec, lambda: model.to(device), weights=True)
+    steps.start(MOVE_TO_DEVICE_STEP)
+    model = run_step(spec, lambda: model.to(device), weights=True)
     model.eval()
 
     from termchat.engine.transformers_backend import TransformersBackend
@@ -120,8 +106,43 @@ def _ignore_progress(_progress: LoadProgress) -> None:
     pass
 
 
-def _report_step(report: ProgressCallback, index: int) -> None:
-    report(LoadProgress(stage="load", description=_(LOAD_STEPS[index]), completed=index, total=len(LOAD_STEPS)))
+class LoadSteps:
+    """Progress reports of stage "load" for one model's list of step labels."""
+
+    def __init__(self, report: ProgressCallback, labels: Sequence[str]) -> None:
+        self.report = report
+        self.labels = tuple(labels)
+
+    def start(self, label: str) -> None:
+        """Report that the step `label` (untranslated, one of `labels`) starts."""
+        index = self.labels.index(label)
+        self.report(LoadProgress(stage="load", description=_(label), completed=index, total=len(self.labels)))
+
+
+def _load_folder(
+    spec: ModelSpec, folder: Path, dtype: Any, report: ProgressCallback
+) -> tuple[Any, Any, Any, LoadSteps]:
+    """Load the config, tokenizer and weights from a model folder; return them and the steps."""
+    import transformers
+
+    steps = LoadSteps(report, LOAD_STEPS)
+    extra: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+
+    steps.start(READ_CONFIG_STEP)
+    config = run_step(spec, lambda: transformers.AutoConfig.from_pretrained(folder, **extra))
+    check_causal_lm(config, spec)
+
+    steps.start(LOAD_TOKENIZER_STEP)
+    tokenizer = run_step(spec, lambda: transformers.AutoTokenizer.from_pretrained(folder, **extra))
+
+    steps.start(LOAD_WEIGHTS_STEP)
+
+    def load_weights() -> Any:
+        with stderr_to_log():
+            return transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
+
+    model = run_step(spec, load_weights, weights=True)
+    return config, tokenizer, model, steps
 
 
 def check_causal_lm(config: Any, spec: ModelSpec) -> None:
@@ -155,7 +176,7 @@ def context_size_of(config: Any, tokenizer: Any) -> int:
     return FALLBACK_CONTEXT_SIZE
 
 
-def _run_step(spec: ModelSpec, step: Any, *, weights: bool = False) -> Any:
+def run_step(spec: ModelSpec, step: Any, *, weights: bool = False) -> Any:
     """Run one loading step and turn its exceptions into ModelLoadError."""
     try:
         return step()
@@ -310,7 +331,7 @@ def make_download_bar_class(report: ProgressCallback) -> type:
 
 
 @contextlib.contextmanager
-def _stderr_to_log() -> Iterator[None]:
+def stderr_to_log() -> Iterator[None]:
     """Send what libraries print to sys.stderr to the log while loading.
 
     transformers 5.25 converts GGUF tensors under a plain tqdm bar that writes

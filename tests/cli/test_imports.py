@@ -78,7 +78,13 @@ def test_ask_help_imports_no_heavy_module(tmp_path):
 
 @pytest.mark.parametrize(
     "module",
-    ["termchat.engine.loader", "termchat.engine.transformers_backend", "termchat.engine.prompt", "termchat.store"],
+    [
+        "termchat.engine.loader",
+        "termchat.engine.gguf_loader",
+        "termchat.engine.transformers_backend",
+        "termchat.engine.prompt",
+        "termchat.store",
+    ],
 )
 def test_engine_and_store_never_import_textual(module):
     loaded = imported_modules(f"import {module}\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 
 import pytest
 
@@ -47,22 +46,21 @@ def gguf_model(tiny_gpt2_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gguf_load(gguf_model, tmp_path_factory):
-    """Load model.gguf once, because converting its tokenizer takes about 30 s.
+    """Load model.gguf once, because converting it takes about 30 s.
 
     The working directory then contains another, invalid file named
-    model.gguf, and Python-level stderr output is recorded.
+    model.gguf, and Python-level stderr output is recorded. The GGUF cache
+    is written to a temporary TERMCHAT_HOME.
     """
     _folder, gguf_path = gguf_model
     decoy_dir = tmp_path_factory.mktemp("decoy")
     (decoy_dir / gguf_path.name).write_bytes(b"not a gguf file")
-    previous_dir = os.getcwd()
     stderr = io.StringIO()
-    os.chdir(decoy_dir)
-    try:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("TERMCHAT_HOME", str(tmp_path_factory.mktemp("gguf_home")))
+        monkeypatch.chdir(decoy_dir)
         with contextlib.redirect_stderr(stderr):
             backend = load_backend(ModelSpec(model=str(gguf_path)))
-    finally:
-        os.chdir(previous_dir)
     return backend, stderr.getvalue()
 
 
