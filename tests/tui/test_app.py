@@ -89,17 +89,30 @@ async def test_load_failure_keeps_app_usable(store: Store) -> None:
         assert app.chat.message_list.entries[-1].content == "from the second model"
 
 
+async def start_partial_reply(pilot, backend: FakeBackend) -> str:
+    """Send a message, let the first of two deltas through, and return the conversation id."""
+    app = pilot.app
+    await wait_for_model(pilot)
+    await send(pilot, "long question")
+    await wait_until(pilot, lambda: app.chat._reply_widget is not None, "the reply widget")
+    widget = app.chat._reply_widget
+    backend.release()
+    await wait_until(pilot, lambda: widget.entry.content == "partial", "the first delta")
+    return app.chat.conversation.id
+
+
+def assert_saved_as_stopped(store: Store, conversation_id: str) -> None:
+    saved = store.messages(conversation_id)
+    assert [message.role for message in saved] == ["user", "assistant"]
+    assert saved[-1].content == "partial"
+    assert saved[-1].status == "stopped"
+
+
 async def test_quit_during_generation_saves_partial(store: Store) -> None:
     backend = FakeBackend(["partial", " never shown"], gate=True)
     app = make_app(store, backend)
     async with app.run_test() as pilot:
-        await wait_for_model(pilot)
-        await send(pilot, "long question")
-        await wait_until(pilot, lambda: app.chat._reply_widget is not None, "the reply widget")
-        widget = app.chat._reply_widget
-        backend.release()
-        await wait_until(pilot, lambda: widget.entry.content == "partial", "the first delta")
-        conversation_id = app.chat.conversation.id
+        conversation_id = await start_partial_reply(pilot, backend)
 
         started = time.perf_counter()
         await pilot.press("ctrl+q")
@@ -107,10 +120,7 @@ async def test_quit_during_generation_saves_partial(store: Store) -> None:
 
     assert elapsed < 2.0
     assert app.return_code == 0
-    saved = store.messages(conversation_id)
-    assert [message.role for message in saved] == ["user", "assistant"]
-    assert saved[-1].content == "partial"
-    assert saved[-1].status == "stopped"
+    assert_saved_as_stopped(store, conversation_id)
 
 
 @pytest.mark.parametrize("number", [signal.SIGHUP, signal.SIGTERM])
@@ -118,23 +128,14 @@ async def test_hangup_saves_partial_reply(store: Store, number: int) -> None:
     backend = FakeBackend(["partial", " never shown"], gate=True)
     app = make_app(store, backend)
     async with app.run_test() as pilot:
-        await wait_for_model(pilot)
-        await send(pilot, "long question")
-        await wait_until(pilot, lambda: app.chat._reply_widget is not None, "the reply widget")
-        widget = app.chat._reply_widget
-        backend.release()
-        await wait_until(pilot, lambda: widget.entry.content == "partial", "the first delta")
-        conversation_id = app.chat.conversation.id
+        conversation_id = await start_partial_reply(pilot, backend)
 
         # Without the app's handler the signal would end the test run itself.
         assert signal.getsignal(number) is not signal.SIG_DFL
         os.kill(os.getpid(), number)
         await wait_until(pilot, lambda: app._exit, "the app to exit")
 
-    saved = store.messages(conversation_id)
-    assert [message.role for message in saved] == ["user", "assistant"]
-    assert saved[-1].content == "partial"
-    assert saved[-1].status == "stopped"
+    assert_saved_as_stopped(store, conversation_id)
     assert signal.getsignal(number) is signal.SIG_DFL
 
 
