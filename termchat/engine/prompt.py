@@ -58,6 +58,8 @@ SEPARATOR_ROLE_MARKERS = (
     {"system": "系统：", "user": "用户：", "assistant": "助手："},
     {"system": "system:", "user": "user:", "assistant": "assistant:"},
 )
+# NOTE: without a newline in front, a marker cannot be distinguished from the
+# same text inside a turn, so a reply that itself writes "用户：" is cut there.
 
 
 @dataclass(frozen=True, slots=True)

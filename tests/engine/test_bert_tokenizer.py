@@ -1,8 +1,9 @@
 """Chinese GPT-2 models with BERT's WordPiece tokenizer, such as uer/gpt2-chinese-*.
 
-The model here is a tiny GPT-2 built offline the way those models are stored:
-a config that names `BertTokenizer` and a `vocab.txt`, with no tokenizer files
-of its own. Its vocabulary holds only the characters and words the tests use.
+The model here is a tiny GPT-2 built offline: a config that names
+`BertTokenizer` and a `vocab.txt`, with no tokenizer files of its own, so
+AutoTokenizer picks the class from the config. Its vocabulary contains only
+the characters and words the tests use.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 import pytest
 
 from termchat.engine import ChatMessage, GenerationSettings, ModelSpec, StopReason, load_backend
-from termchat.engine.prompt import STOP_MARKERS, PromptBuilder
+from termchat.engine.prompt import STOP_MARKERS, PromptBuilder, format_marker_prompt
 from termchat.engine.streaming import IncrementalDecoder, ReplyTextFilter, decode_ids, finalize_reply_text
 from termchat.engine.tokenizer_traits import detect_tokenizer_traits, remove_inserted_spaces
 from tests.conftest import TINY_CONTEXT_SIZE
@@ -53,9 +54,10 @@ def bert_gpt2_dir(tmp_path_factory):
         n_positions=TINY_CONTEXT_SIZE,
         vocab_size=len(VOCABULARY),
         tokenizer_class="BertTokenizer",
-        bos_token_id=None,
-        eos_token_id=None,
     )
+    # The config names no BOS or EOS id, so GPT2Config's default 50256 stays
+    # although it is outside the vocabulary. Generation must still work.
+    assert config.eos_token_id == 50256
     GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
 
@@ -187,6 +189,34 @@ def test_traits_of_gpt2_tokenizer(tiny_gpt2_dir):
     assert traits.trailing_special_ids == ()
 
 
+def llama_style_tokenizer():
+    """Return a SentencePiece-style BPE tokenizer with byte fallback that adds BOS, as Llama's does."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocabulary = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    for byte in range(256):
+        vocabulary[f"<0x{byte:02X}>"] = len(vocabulary)
+    for piece in ["▁", "a", "b", "h", "i", ",", "中", "文"]:
+        vocabulary[piece] = len(vocabulary)
+    backend = Tokenizer(models.BPE(vocab=vocabulary, merges=[], byte_fallback=True, unk_token="<unk>"))
+    backend.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    backend.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
+    backend.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+
+
+def test_traits_of_llama_style_tokenizer():
+    traits = detect_tokenizer_traits(llama_style_tokenizer())
+
+    assert not traits.inserts_spaces
+    assert not traits.drops_newlines
+    assert traits.leading_special_ids == (1,)
+    assert traits.trailing_special_ids == ()
+
+
 # Prompt format ----------------------------------------------------------------
 
 
@@ -245,6 +275,17 @@ def test_gpt2_prompt_keeps_newline_format(tiny_gpt2_dir):
     assert builder.separator_format is None
     assert built.stop_markers == STOP_MARKERS
     assert gpt2.decode(built.input_ids) == "User: hi\n\nAssistant:"
+
+
+def test_llama_style_prompt_keeps_newline_format():
+    llama = llama_style_tokenizer()
+    builder = PromptBuilder(llama, TINY_CONTEXT_SIZE)
+    built = builder.build([ChatMessage("user", "hi")], GenerationSettings())
+
+    assert builder.separator_format is None
+    assert built.stop_markers == STOP_MARKERS
+    assert built.input_ids == llama(format_marker_prompt([ChatMessage("user", "hi")]))["input_ids"]
+    assert built.input_ids[0] == llama.bos_token_id
 
 
 # Streaming on cleaned text ----------------------------------------------------------
