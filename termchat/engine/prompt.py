@@ -184,13 +184,16 @@ def choose_separator_format(tokenizer: Tokenizer, traits: TokenizerTraits) -> Se
             chosen = markers
             break
     else:
-        logger.warning("no role marker set survives encoding and decoding, so replies end only at EOS or max_new_tokens")
+        logger.warning(
+            "no role marker set survives encoding and decoding, so replies end only at EOS or max_new_tokens"
+        )
     separator_ids = () if traits.separator_id is None else (traits.separator_id,)
     return SeparatorFormat(role_markers=chosen, separator_ids=separator_ids, leading_ids=traits.leading_special_ids)
 
 
 def _survives_round_trip(tokenizer: Tokenizer, traits: TokenizerTraits, text: str) -> bool:
-    decoded = tokenizer.decode(_encode_plain(tokenizer, text), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    ids = _encode_plain(tokenizer, text)
+    decoded = tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
     if traits.inserts_spaces:
         decoded = remove_inserted_spaces(decoded)
     return decoded == text

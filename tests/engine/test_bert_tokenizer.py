@@ -306,6 +306,20 @@ def test_stream_cuts_at_marker_in_cleaned_text(tokenizer):
     assert "".join(deltas) == finalize_reply_text(decode_ids(tokenizer, ids, remove_spaces=True), markers)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_stream_text_never_changes(tokenizer, seed):
+    import random
+
+    generator = random.Random(seed)
+    ids = [generator.randrange(len(SPECIAL_TOKENS), len(VOCABULARY)) for _ in range(200)]
+    decoder = IncrementalDecoder(tokenizer, remove_spaces=True)
+
+    deltas = [decoder.add([token_id]) for token_id in ids]
+    deltas.append(decoder.flush())
+
+    assert "".join(deltas) == decode_ids(tokenizer, ids, remove_spaces=True)
+
+
 # Replies of the trained model ------------------------------------------------------
 
 
