@@ -65,8 +65,7 @@ def _decode(tokenizer: Any, ids: Sequence[int]) -> str:
 def _inserts_spaces(tokenizer: Any) -> bool:
     ids = _encode(tokenizer, _CJK_PROBE)
     # A vocabulary without CJK characters encodes the probe as unknown tokens,
-    # which decode to nothing, so the spaces between Latin word pieces are
-    # checked as well.
+    # which decode to nothing, so a Latin letter and a comma are checked instead.
     unknown = getattr(tokenizer, "unk_token_id", None)
     if len(ids) < 2 or unknown in ids:
         return " " in _decode(tokenizer, _encode(tokenizer, "a,"))
@@ -97,7 +96,7 @@ def _separator_id(tokenizer: Any) -> int | None:
 # Space removal -------------------------------------------------------------
 
 # Characters written without spaces around them in Chinese and Japanese text:
-# CJK ideographs (the ranges BERT's tokenizer splits into single tokens), CJK
+# CJK ideographs (including the ranges BERT's tokenizer splits into single tokens), CJK
 # symbols and punctuation, and fullwidth forms such as "，" and "：".
 _CJK_CHARACTERS = (
     "\u3000-\u303f"  # CJK symbols and punctuation: "。", "、", "「"
