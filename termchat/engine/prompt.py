@@ -5,6 +5,11 @@ A base model such as GPT-2 has no template, so the turns are joined into one
 text with the role markers below, ending with the assistant marker. Generation
 then stops at EOS or when the model starts the next user turn.
 
+A tokenizer that drops newlines (BERT's WordPiece, used by some Chinese GPT-2
+models) cannot carry the newline that starts each marker. Its turns get
+markers that survive the tokenizer, such as "用户：", and are separated by the
+tokenizer's [SEP] token; see `SeparatorFormat`.
+
 Trimming, when prompt + max_new_tokens exceed the context window:
 1. max_new_tokens >= context size is clamped so the prompt keeps room.
 2. The oldest user and assistant turns are dropped, one at a time. The system
@@ -19,14 +24,18 @@ Nothing here imports torch or transformers: the tokenizer is passed in.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from termchat.engine.errors import GenerationError
 from termchat.engine.settings import GenerationSettings
+from termchat.engine.tokenizer_traits import TokenizerTraits, detect_tokenizer_traits, remove_inserted_spaces
 from termchat.engine.types import ChatMessage, PromptPlan
 from termchat.i18n import _
+
+logger = logging.getLogger(__name__)
 
 # Role markers for models without a chat template. Each turn is
 # "<marker><text>\n\n"; the prompt ends with the bare assistant marker.
@@ -40,6 +49,17 @@ TURN_SEPARATOR = "\n\n"
 # of these, and the reply is cut before it. One newline is enough, because
 # base models often end a turn with a single newline.
 STOP_MARKERS = tuple("\n" + ROLE_MARKERS[role].rstrip() for role in ("user", "system", "assistant"))
+
+# Role markers for tokenizers that drop newlines, first choice first. The
+# Chinese names suit the Chinese GPT-2 models that use such tokenizers. The
+# lower-case English names are for a vocabulary without CJK characters,
+# because BERT's uncased tokenizer lower-cases "User:".
+SEPARATOR_ROLE_MARKERS = (
+    {"system": "系统：", "user": "用户：", "assistant": "助手："},
+    {"system": "system:", "user": "user:", "assistant": "assistant:"},
+)
+# NOTE: without a newline in front, a marker cannot be distinguished from the
+# same text inside a turn, so a reply that itself writes "用户：" is cut there.
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +141,94 @@ def format_marker_prompt(turns: Sequence[ChatMessage]) -> str:
     return "".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class SeparatorFormat:
+    """Role markers and separator ids for a tokenizer that drops newlines.
+
+    In tokens, a prompt reads "[CLS]用户：你好[SEP]助手：": the ids the
+    tokenizer puts before any text, each turn as marker and text followed by
+    the separator id, then the bare assistant marker. Nothing follows the
+    assistant marker, so the model continues the assistant turn. Without a
+    separator token the markers alone divide the turns.
+    """
+
+    role_markers: dict[str, str]
+    separator_ids: tuple[int, ...]
+    leading_ids: tuple[int, ...]
+
+    @property
+    def stop_markers(self) -> tuple[str, ...]:
+        """Marker texts that end a reply when the model writes one without a separator first."""
+        return tuple(self.role_markers[role] for role in ("user", "system", "assistant"))
+
+    def encode(self, tokenizer: Tokenizer, turns: Sequence[ChatMessage]) -> list[int]:
+        """Return the prompt ids for `turns`, ending with the assistant marker."""
+        ids = list(self.leading_ids)
+        for turn in turns:
+            ids += _encode_plain(tokenizer, self.role_markers[turn.role] + turn.content)
+            ids += self.separator_ids
+        ids += _encode_plain(tokenizer, self.role_markers["assistant"])
+        return ids
+
+
+def choose_separator_format(tokenizer: Tokenizer, traits: TokenizerTraits) -> SeparatorFormat:
+    """Return a SeparatorFormat whose markers decode back to the same text.
+
+    The first set in SEPARATOR_ROLE_MARKERS that survives encoding and
+    decoding is used. If none does, the first set is used anyway and a
+    warning is logged, because replies then end only at EOS or max_new_tokens.
+    """
+    chosen = SEPARATOR_ROLE_MARKERS[0]
+    for markers in SEPARATOR_ROLE_MARKERS:
+        if all(_survives_round_trip(tokenizer, traits, marker) for marker in markers.values()):
+            chosen = markers
+            break
+    else:
+        logger.warning(
+            "no role marker set survives encoding and decoding, so replies end only at EOS or max_new_tokens"
+        )
+    separator_ids = () if traits.separator_id is None else (traits.separator_id,)
+    return SeparatorFormat(role_markers=chosen, separator_ids=separator_ids, leading_ids=traits.leading_special_ids)
+
+
+def _survives_round_trip(tokenizer: Tokenizer, traits: TokenizerTraits, text: str) -> bool:
+    ids = _encode_plain(tokenizer, text)
+    decoded = tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    if traits.inserts_spaces:
+        decoded = remove_inserted_spaces(decoded)
+    return decoded == text
+
+
+def _encode_plain(tokenizer: Tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _strip_suffix(ids: list[int], suffix: Sequence[int]) -> list[int]:
+    if suffix and len(ids) >= len(suffix) and ids[-len(suffix) :] == list(suffix):
+        return ids[: -len(suffix)]
+    return ids
+
+
 class PromptBuilder:
     """Turn a conversation into token ids that fit the model's context window."""
 
-    def __init__(self, tokenizer: Tokenizer, context_size: int) -> None:
+    def __init__(self, tokenizer: Tokenizer, context_size: int, traits: TokenizerTraits | None = None) -> None:
         self.tokenizer = tokenizer
         self.context_size = context_size
         self.uses_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        self.traits = traits if traits is not None else detect_tokenizer_traits(tokenizer)
+        self.separator_format: SeparatorFormat | None = None
+        if not self.uses_chat_template and self.traits.drops_newlines:
+            self.separator_format = choose_separator_format(tokenizer, self.traits)
+
+    @property
+    def stop_markers(self) -> tuple[str, ...]:
+        """Texts that end a reply; empty when the chat template marks turns with EOS."""
+        if self.uses_chat_template:
+            return ()
+        if self.separator_format is not None:
+            return self.separator_format.stop_markers
+        return STOP_MARKERS
 
     def build(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> BuiltPrompt:
         """Format, tokenize and trim `messages`; see the module docstring for the order."""
@@ -157,8 +258,7 @@ class PromptBuilder:
             max_new_tokens=max_new_tokens,
             requested_max_new_tokens=settings.max_new_tokens,
         )
-        stop_markers = () if self.uses_chat_template else STOP_MARKERS
-        return BuiltPrompt(input_ids=ids, plan=plan, stop_markers=stop_markers)
+        return BuiltPrompt(input_ids=ids, plan=plan, stop_markers=self.stop_markers)
 
     def _count_turns_to_drop(
         self, system: ChatMessage | None, history: list[ChatMessage], current: ChatMessage, budget: int
@@ -209,8 +309,13 @@ class PromptBuilder:
         self, system: ChatMessage | None, history: Sequence[ChatMessage], current: ChatMessage
     ) -> list[int]:
         turns = ([system] if system is not None else []) + list(history) + [current]
+        if self.separator_format is not None:
+            return self.separator_format.encode(self.tokenizer, turns)
         if not self.uses_chat_template:
-            return list(self.tokenizer(format_marker_prompt(turns), add_special_tokens=True)["input_ids"])
+            ids = list(self.tokenizer(format_marker_prompt(turns), add_special_tokens=True)["input_ids"])
+            # A token appended after the text, such as BERT's [SEP], would end
+            # the segment right where the model should continue the reply.
+            return _strip_suffix(ids, self.traits.trailing_special_ids)
 
         text = self._render_template(turns)
         # The template writes any BOS token itself.

@@ -3,7 +3,10 @@
 Two stages run on every new token:
 - `IncrementalDecoder` decodes the ids so far and holds back a trailing
   U+FFFD, which is a multi-byte character whose bytes are split across
-  byte-level tokens and not all generated yet.
+  byte-level tokens and not all generated yet. For a tokenizer that puts
+  spaces between all tokens (BERT's WordPiece), it also removes the spaces
+  next to CJK characters and punctuation, so markers and the reply are
+  matched and shown as the text reads.
 - `ReplyTextFilter` drops leading whitespace, cuts the reply at a stop marker
   and holds back trailing whitespace and any tail that could be the start of a
   marker, so a marker never reaches a delta.
@@ -17,33 +20,41 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from termchat.engine.tokenizer_traits import remove_inserted_spaces
+
 logger = logging.getLogger(__name__)
 
 REPLACEMENT_CHARACTER = "\ufffd"
 
 
-def decode_ids(tokenizer: Any, ids: Sequence[int]) -> str:
-    """Decode reply ids the same way for the stream and for one-shot decoding."""
-    return tokenizer.decode(list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+def decode_ids(tokenizer: Any, ids: Sequence[int], remove_spaces: bool = False) -> str:
+    """Decode reply ids the same way for the stream and for one-shot decoding.
+
+    With `remove_spaces`, the spaces a WordPiece decoder inserts between
+    tokens are removed as `remove_inserted_spaces` describes.
+    """
+    text = tokenizer.decode(list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    return remove_inserted_spaces(text) if remove_spaces else text
 
 
 class IncrementalDecoder:
     """Decode a growing list of token ids into text that never changes once returned."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, remove_spaces: bool = False) -> None:
         self.tokenizer = tokenizer
+        self.remove_spaces = remove_spaces
         self.ids: list[int] = []
         self._emitted = ""
 
     def add(self, new_ids: Sequence[int]) -> str:
         """Append `new_ids`; return the newly complete text."""
         self.ids.extend(new_ids)
-        text = decode_ids(self.tokenizer, self.ids).rstrip(REPLACEMENT_CHARACTER)
+        text = decode_ids(self.tokenizer, self.ids, self.remove_spaces).rstrip(REPLACEMENT_CHARACTER)
         return self._take(text)
 
     def flush(self) -> str:
         """Return what is still held back, including an incomplete character as U+FFFD."""
-        return self._take(decode_ids(self.tokenizer, self.ids))
+        return self._take(decode_ids(self.tokenizer, self.ids, self.remove_spaces))
 
     def _take(self, text: str) -> str:
         if not text.startswith(self._emitted):

@@ -19,6 +19,7 @@ from termchat.engine.errors import GenerationError
 from termchat.engine.prompt import BuiltPrompt, PromptBuilder
 from termchat.engine.settings import GenerationSettings
 from termchat.engine.streaming import IncrementalDecoder, ReplyTextFilter
+from termchat.engine.tokenizer_traits import detect_tokenizer_traits
 from termchat.engine.types import ChatMessage, ModelInfo, PromptPlan, Reply, ReplyMetadata, StopReason
 from termchat.i18n import _
 
@@ -39,8 +40,16 @@ class TransformersBackend:
         self.model = model
         self.tokenizer = tokenizer
         self.info = info
-        self.prompt_builder = PromptBuilder(tokenizer, info.context_size)
+        self.traits = detect_tokenizer_traits(tokenizer)
+        self.prompt_builder = PromptBuilder(tokenizer, info.context_size, self.traits)
         self.eos_token_ids = _eos_token_ids(model, tokenizer)
+        separator_format = self.prompt_builder.separator_format
+        if separator_format is not None:
+            # The prompt ends each turn with the separator token, so a model
+            # that writes one has ended its turn.
+            self.eos_token_ids += [
+                token_id for token_id in separator_format.separator_ids if token_id not in self.eos_token_ids
+            ]
         self.pad_token_id = _pad_token_id(tokenizer, self.eos_token_ids)
 
     def plan(self, messages: Sequence[ChatMessage], settings: GenerationSettings) -> PromptPlan:
@@ -135,7 +144,7 @@ class TransformersReplyStream(ReplyStream):
         self._backend = backend
         self._prompt = prompt
         self._settings = settings
-        self._decoder = IncrementalDecoder(backend.tokenizer)
+        self._decoder = IncrementalDecoder(backend.tokenizer, remove_spaces=backend.traits.inserts_spaces)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="termchat-generate", daemon=True)
         self._text: list[str] = []
