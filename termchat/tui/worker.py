@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -66,42 +65,6 @@ async def run_in_daemon_thread(function: Callable[..., T], *args: Any, name: str
     return await future
 
 
-REPLY_SWITCH_INTERVAL = 0.0005
-"""Seconds a thread may hold the GIL while another waits for it, while a reply runs.
-
-Python's default is 0.005. The model thread needs the GIL between torch
-operations, which release it while they compute. While the event loop lays
-out the screen it holds the GIL, and at the default interval the model
-thread ran about one operation per 5 ms instead of one every few tenths of a
-millisecond. A shorter interval lets the two interleave.
-"""
-
-
-class _SwitchInterval:
-    """Lowers the GIL switch interval while any reply thread runs, and restores it after the last."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active = 0
-        self._saved = sys.getswitchinterval()
-
-    def enter(self) -> None:
-        with self._lock:
-            if self._active == 0:
-                self._saved = sys.getswitchinterval()
-                sys.setswitchinterval(min(self._saved, REPLY_SWITCH_INTERVAL))
-            self._active += 1
-
-    def exit(self) -> None:
-        with self._lock:
-            self._active -= 1
-            if self._active == 0:
-                sys.setswitchinterval(self._saved)
-
-
-reply_switch_interval = _SwitchInterval()
-
-
 @dataclass
 class ReplyBatch:
     """Everything a reply thread produced since the previous batch."""
@@ -144,7 +107,6 @@ class ThreadedReply:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ready = asyncio.Event()
-        reply_switch_interval.enter()
         threading.Thread(target=self._run, name="termchat-reply", daemon=True).start()
 
     def _put(self, kind: str, value: Any = None) -> None:
@@ -173,7 +135,6 @@ class ThreadedReply:
             log.exception("Reply thread failed")
             self._put("error", (GenerationError(str(error) or type(error).__name__), getattr(stream, "reply", None)))
         finally:
-            reply_switch_interval.exit()
             if stream is not None:
                 try:
                     stream.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from termchat.engine import GenerationSettings
@@ -11,7 +9,6 @@ from termchat.engine.fake import FakeBackend
 from termchat.store import Store
 from termchat.tui.screens.chat import ChatScreen
 from termchat.tui.widgets.chat_message import AssistantMessage, UserMessage
-from termchat.tui.worker import REPLY_SWITCH_INTERVAL
 from tests.tui.conftest import make_app, wait_for_model, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -306,19 +303,3 @@ def test_short_model_name() -> None:
 def test_update_pause_follows_cpu_share(cpu_seconds: float, pause: float) -> None:
     screen = ChatScreen(None, GenerationSettings())
     assert screen._pause_after_update(cpu_seconds) == pytest.approx(pause)
-
-
-async def test_switch_interval_lowered_during_reply(store: Store) -> None:
-    backend = FakeBackend(["one", " two"], gate=True)
-    app = make_app(store, backend)
-    before = sys.getswitchinterval()
-    async with app.run_test() as pilot:
-        await wait_for_model(pilot)
-        await send(pilot, "question")
-        await wait_until(pilot, lambda: app.chat.generating, "the reply to start")
-        assert sys.getswitchinterval() == pytest.approx(REPLY_SWITCH_INTERVAL)
-
-        backend.release(3)
-        await wait_until(pilot, lambda: not app.chat.generating, "the reply to end")
-        await wait_until(pilot, lambda: sys.getswitchinterval() == before, "the interval to be restored")
-    assert sys.getswitchinterval() == before
