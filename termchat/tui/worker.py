@@ -103,14 +103,19 @@ class ThreadedReply:
         """Items from the reply thread that `batches()` has not taken yet; guarded by `_lock`."""
         self._wake_scheduled = False
         """True from scheduling `_ready.set` on the loop until `batches()` takes the pending items."""
+        self._ended: asyncio.Event | None = None
+        """Set on the loop when the reply thread has put its last item."""
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._ready = asyncio.Event()
+        self._ended = asyncio.Event()
         threading.Thread(target=self._run, name="termchat-reply", daemon=True).start()
 
     def _put(self, kind: str, value: Any = None) -> None:
-        assert self._loop is not None and self._ready is not None
+        assert self._loop is not None and self._ready is not None and self._ended is not None
+        if kind in ("end", "error"):
+            call_soon_threadsafe(self._loop, self._ended.set)
         # Wake the event loop only for the first item since the last batch was
         # taken: a wake-up per token made the loop thread take the GIL from
         # the model thread once per token.
@@ -140,6 +145,14 @@ class ThreadedReply:
                     stream.close()
                 except Exception:  # noqa: BLE001
                     log.exception("Closing the reply stream failed")
+
+    async def pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the reply ends meanwhile, so its last text is not held back."""
+        assert self._ended is not None, "call start() first"
+        try:
+            await asyncio.wait_for(self._ended.wait(), seconds)
+        except TimeoutError:
+            pass
 
     async def batches(self) -> AsyncIterator[ReplyBatch]:
         """Yield batches until the reply has finished; the last batch has `finished` set."""
