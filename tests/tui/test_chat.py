@@ -298,7 +298,7 @@ def test_short_model_name() -> None:
 
 @pytest.mark.parametrize(
     ("cpu_seconds", "pause"),
-    [(0.0, 0.1), (0.001, 0.1), (0.006, 0.2), (0.012, 0.4), (0.03, 0.5), (1.0, 0.5)],
+    [(0.0, 0.1), (0.0005, 0.1), (0.002, 0.2), (0.005, 0.5), (0.01, 1.0), (1.0, 1.0)],
 )
 def test_update_pause_follows_cpu_share(cpu_seconds: float, pause: float) -> None:
     screen = ChatScreen(None, GenerationSettings())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import replace
@@ -62,19 +61,19 @@ class ChatScreen(Screen[None]):
 
     update_interval = 0.1
     """Minimum seconds between two screen updates of a streaming reply."""
-    max_update_interval = 0.5
+    max_update_interval = 1.0
     """Maximum seconds between two screen updates of a streaming reply."""
-    update_cpu_share = 0.03
+    update_cpu_share = 0.01
     """Share of time the event loop may spend on CPU while a reply streams.
 
     The pause after each update is the loop's CPU time since the previous
     update divided by this share, kept between `update_interval` and
-    `max_update_interval`. The model thread needs the GIL for every token,
-    so CPU time on the loop thread slows a reply from a small model by roughly
-    as much (an estimate from profiles, not a per-token measurement). One
-    update of a growing Markdown reply took 12 to 30 ms of loop CPU on a
-    2-core machine, mostly Textual's layout and rendering, so the pause
-    often reaches `max_update_interval` there.
+    `max_update_interval`. On a machine where torch uses every core, CPU time
+    on the loop thread is taken from the model. One update of a growing
+    Markdown reply took about 10 to 20 ms of loop CPU on a 2-core machine
+    (Textual's layout and rendering), so updates come about once a second
+    there. With 3 % and 0.5 s the app showed 0.91 of the engine's tokens per
+    second on a 124M GPT-2, with 1 % and 1 s 0.98 (benchmarks/tui_speed.py).
     """
 
     def __init__(self, store: Store | None, settings: GenerationSettings) -> None:
@@ -89,8 +88,7 @@ class ChatScreen(Screen[None]):
         self.recorder: ConversationRecorder | None = None
         self.opening = False
         """True while a saved conversation is read; sending waits for it."""
-        self.generating = False
-        """True from the start of a reply until it is saved; guards against two replies at once."""
+        self._generating = False
         self.last_reply_stats: dict[str, float] = {}
         """Deltas, characters and seconds on screen of the last reply, for benchmarks."""
         self._reply: ThreadedReply | None = None
@@ -119,6 +117,19 @@ class ChatScreen(Screen[None]):
         self.title = _("termchat")
         self.sub_title = _("New conversation")
         self.query_one(Composer).focus()
+
+    @property
+    def generating(self) -> bool:
+        """True from the start of a reply until it is saved; guards against two replies at once."""
+        return self._generating
+
+    @generating.setter
+    def generating(self, value: bool) -> None:
+        self._generating = value
+        # A blinking cursor redraws the screen twice a second, and while a reply
+        # streams every redraw takes CPU time from the model. It stays solid then.
+        for composer in self.query(Composer):
+            composer.cursor_blink = not value
 
     @property
     def message_list(self) -> MessageList:
@@ -349,7 +360,7 @@ class ChatScreen(Screen[None]):
                 # renders the screen while holding the GIL, which the model thread
                 # needs for every token.
                 now = time.thread_time()
-                await asyncio.sleep(self._pause_after_update(now - cycle_started))
+                await reply.pause(self._pause_after_update(now - cycle_started))
                 cycle_started = now
             if batch.finished:
                 self.last_reply_stats = {
