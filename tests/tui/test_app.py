@@ -19,6 +19,7 @@ from termchat.tui.screens.sessions import NewConversation, OpenConversation, Ses
 from termchat.tui.screens.settings import SettingsResult, SettingsScreen
 from termchat.tui.widgets.chat_message import UserMessage
 from termchat.tui.widgets.message_list import PAGE_SIZE
+from termchat.tui.widgets.title_bar import TitleBar
 from tests.tui.conftest import GatedLoader, make_app, wait_for_model, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -255,7 +256,7 @@ def store_title(app, conversation_id: str) -> str:
 
 
 def header_title(app) -> str:
-    return str(app.chat.query_one("Header HeaderTitle").render())
+    return str(app.chat.query_one(TitleBar).render())
 
 
 @pytest.mark.parametrize("return_key", ["escape", "enter"])

@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from termchat.engine import ChatBackend, ChatMessage, GenerationSettings, LoadProgress, Reply, StopReason
 from termchat.i18n import _
@@ -23,6 +23,7 @@ from termchat.tui.widgets.composer import Composer
 from termchat.tui.widgets.footer import KeyBar
 from termchat.tui.widgets.message_list import MessageList
 from termchat.tui.widgets.status_bar import LoadPanel, StatusBar, StatusInfo, short_model_name
+from termchat.tui.widgets.title_bar import TitleBar
 from termchat.tui.worker import ThreadedReply, run_in_daemon_thread
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class ChatScreen(Screen[None]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
+        yield TitleBar()
         yield MessageList(assistant_name=self._assistant_name, id="messages")
         yield LoadPanel(id="load-panel")
         yield Static(id="store-error")
