@@ -7,6 +7,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from termchat.tui.screens._cells import cut_around, cut_to_width
+from termchat.tui.screens.sessions import model_cell
 
 
 @pytest.mark.parametrize(
@@ -71,3 +72,16 @@ def test_cut_around_no_double_ellipsis() -> None:
     cut = cut_around(text, 21, 16, 4)
 
     assert cut.plain == "…xxxmatchyyyyyy…"
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("gpt2", "gpt2"),
+        ("HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFace…35M-Instruct"),
+        ("/home/me/models/SmolLM2-135M-Instruct.Q4_1.gguf", "SmolLM2-135…ct.Q4_1.gguf"),
+        ("/home/me/models/tiny", "tiny"),
+    ],
+)
+def test_model_cell_shows_local_file_name(model: str, expected: str) -> None:
+    assert model_cell(model).plain == expected

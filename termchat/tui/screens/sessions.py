@@ -24,7 +24,7 @@ from termchat.tui.screens.confirm import ConfirmScreen
 from termchat.tui.screens.rename import RenameScreen
 from termchat.tui.text import literal
 from termchat.tui.widgets.footer import KeyBar
-from termchat.tui.widgets.status_bar import shorten_middle
+from termchat.tui.widgets.status_bar import short_model_name, shorten_middle
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,12 @@ def title_cell(title: str) -> Text:
 
 
 def model_cell(model: str) -> Text:
-    """Return the model name for a table cell, cut in the middle to MODEL_WIDTH terminal cells."""
-    return Text(shorten_middle(cell(model).plain, MODEL_WIDTH), end="")
+    """Return the model name for a table cell, cut in the middle to MODEL_WIDTH terminal cells.
+
+    A local model shows its file or folder name, as on the chat screen's
+    status line, because its folders would fill the column.
+    """
+    return Text(shorten_middle(cell(short_model_name(model)).plain, MODEL_WIDTH), end="")
 
 
 def snippet_cell(snippet: str) -> Text:
