@@ -164,6 +164,24 @@ async def test_resume_shows_conversation(store: Store) -> None:
         assert store.count_messages(conversation.id) == 4
 
 
+async def test_resume_shows_saved_reply_facts(store: Store) -> None:
+    conversation = store.create_conversation("fake", GenerationSettings().to_dict(), title="Old")
+    store.add_message(conversation.id, "user", "first question")
+    facts = {"tokens_in": 30, "tokens_out": 12, "tokens_per_second": 9.5}
+    store.add_message(conversation.id, "assistant", "first answer", metadata=facts)
+    app = make_app(store, FakeBackend(), conversation_id=conversation.id)
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        status = str(app.chat.status_bar.render())
+        assert "context 42/" in status
+        assert "9.5 tok/s" in status
+
+        await app.chat.open_conversation(None)
+        status = str(app.chat.status_bar.render())
+        assert "context 0/" in status
+        assert "tok/s" not in status
+
+
 async def test_resume_offers_missing_reply(store: Store) -> None:
     conversation = store.create_conversation("fake", {}, title="Crashed")
     store.add_message(conversation.id, "user", "unanswered")

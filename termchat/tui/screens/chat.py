@@ -169,6 +169,7 @@ class ChatScreen(Screen[None]):
         """Show the loaded model, then start the reply to a message queued while it loaded."""
         self.query_one(LoadPanel).hide()
         self.status_bar.show_status(StatusInfo.from_model(backend.info))
+        self._show_saved_reply_facts()
         entries = self.message_list.entries
         if entries and entries[-1].role == "user":
             if entries[-1].status == "queued":
@@ -223,6 +224,7 @@ class ChatScreen(Screen[None]):
             self.settings = self.termchat.config.generation
             self.sub_title = _("New conversation")
         await self.message_list.show(entries)
+        self._show_saved_reply_facts()
 
         backend = self.termchat.backend
         if backend is not None and entries and entries[-1].role == "user":
@@ -405,6 +407,20 @@ class ChatScreen(Screen[None]):
         await widget.finish(status, note)
         self._show_reply_facts(reply)
         log.info("Reply ended in conversation %s with status %s", recorder.conversation_id, status)
+
+    def _show_saved_reply_facts(self) -> None:
+        """Show the speed and context use saved with the conversation's last reply, or none."""
+        last = self._last_reply()
+        facts = (last.metadata or {}) if last is not None else {}
+        tokens_in, tokens_out = facts.get("tokens_in"), facts.get("tokens_out")
+        used = tokens_in + tokens_out if isinstance(tokens_in, int) and isinstance(tokens_out, int) else None
+        rate = facts.get("tokens_per_second")
+        self._set_status(
+            tokens_per_second=rate if isinstance(rate, (int, float)) else None,
+            context_used=used,
+            turns_dropped=0,
+            truncated_current=False,
+        )
 
     def _show_reply_facts(self, reply: Reply | None) -> None:
         if reply is None:
