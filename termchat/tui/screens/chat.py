@@ -73,8 +73,9 @@ class ChatScreen(Screen[None]):
     on the loop thread is taken from the model. One update of a growing
     Markdown reply took about 10 to 20 ms of loop CPU on a 2-core machine
     (Textual's layout and rendering), so updates come about once a second
-    there. With 3 % and 0.5 s the app showed 0.91 of the engine's tokens per
-    second on a 124M GPT-2, with 1 % and 1 s 0.98 (benchmarks/tui_speed.py).
+    there. On a 124M GPT-2 the app showed about 0.91 of the engine's tokens
+    per second with 3 % and 0.5 s, and 0.94 to 0.98 with 1 % and 1 s
+    (docs/benchmarks.md).
     """
 
     def __init__(self, store: Store | None, settings: GenerationSettings) -> None:
