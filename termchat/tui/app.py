@@ -87,7 +87,6 @@ class TermchatApp(App[None]):
         super().__init__()
         self.store = store
         """None until the database is open; see the class docstring."""
-        self.store_error: str | None = None
         self._database_file = database_file
         self.config = config if config is not None else Config()
         self.spec = spec if spec is not None else ModelSpec(self.config.model, self.config.device, self.config.dtype)  # type: ignore[arg-type]
@@ -149,7 +148,7 @@ class TermchatApp(App[None]):
         # Frozen, they are left out of every later collection.
         gc.freeze()
         gc.enable()
-        if self.store is None and self.store_error is None:
+        if self.store is None and self.chat.store_error is None:
             await self._open_store()
         # Loading starts after the first frame: importing torch in the loader
         # thread holds the GIL for long stretches and would delay the first paint.
@@ -164,7 +163,6 @@ class TermchatApp(App[None]):
             store = open_store(path)
         except StoreError as error:
             log.warning("Could not open the database: %s", error)
-            self.store_error = str(error)
             self.chat.show_store_error(str(error))
             return
         self.store = store
@@ -367,8 +365,8 @@ class TermchatApp(App[None]):
         self.notify(_("Exported to {path}.").format(path=path))
 
     def _report_missing_store(self) -> None:
-        if self.store_error is not None:
-            self.notify(_("Conversations cannot be saved: {error}").format(error=self.store_error), severity="error")
+        if self.chat.store_error is not None:
+            self.chat.notify_store_error()
         else:
             self.notify(_("The database is still opening; try again in a moment."), severity="warning")
 

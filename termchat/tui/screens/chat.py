@@ -83,7 +83,7 @@ class ChatScreen(Screen[None]):
         self.store = store
         """None until the app has opened the database, which it does after the first frame."""
         self.store_error: str | None = None
-        """Why the database could not be opened; nothing can be sent then."""
+        """Reason the database could not be opened. Nothing can be sent while it is set."""
         self.settings = settings
         """Settings of the next reply; the settings screen changes them."""
         self.conversation: Conversation | None = None
@@ -122,7 +122,7 @@ class ChatScreen(Screen[None]):
 
     @property
     def generating(self) -> bool:
-        """True from the start of a reply until it is saved; guards against two replies at once."""
+        """True from the start of a reply until it is saved, so that two replies never run at once."""
         return self._generating
 
     @generating.setter
@@ -188,8 +188,15 @@ class ChatScreen(Screen[None]):
     def show_store_error(self, message: str) -> None:
         self.store_error = message
         notice = self.query_one("#store-error", Static)
-        notice.update(literal(_("Conversations cannot be saved: {error}").format(error=message)))
+        notice.update(literal(self._cannot_save_text()))
         notice.display = True
+
+    def notify_store_error(self) -> None:
+        """Notify that nothing can be saved, with the reason the database could not be opened."""
+        self.notify(self._cannot_save_text(), severity="error")
+
+    def _cannot_save_text(self) -> str:
+        return _("Conversations cannot be saved: {error}").format(error=self.store_error)
 
     # Opening conversations.
 
@@ -232,7 +239,7 @@ class ChatScreen(Screen[None]):
             self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
 
     def show_stored_conversation(self, conversation: Conversation) -> None:
-        """Update the open conversation and the header from `conversation`, read again from the store after a rename."""
+        """Update the open conversation and the title line from `conversation`, read again from the store after a rename."""
         if self.conversation is None or conversation.id != self.conversation.id:
             return
         self.conversation = conversation
@@ -284,7 +291,7 @@ class ChatScreen(Screen[None]):
             return
         if self.store_error is not None:
             self.composer.restore(text)
-            self.notify(_("Conversations cannot be saved: {error}").format(error=self.store_error), severity="error")
+            self.notify_store_error()
             return
         if self.opening or self.store is None:
             self.composer.restore(text)
