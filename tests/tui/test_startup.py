@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from termchat.config import Config
 from termchat.engine.fake import FakeBackend
@@ -18,25 +20,40 @@ from tests.tui.conftest import loader_for, wait_for_model, wait_until
 pytestmark = pytest.mark.anyio
 
 
-def make_lazy_app(database_file: Path, backend: FakeBackend | None = None) -> TermchatApp:
-    """An app given a database file instead of an open store, as `termchat` without --resume starts it."""
-    return TermchatApp(
-        database_file=database_file,
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return the path the lazy app opens, with TERMCHAT_HOME in a temporary folder."""
+    monkeypatch.setenv("TERMCHAT_HOME", str(tmp_path / "home"))
+    return tmp_path / "termchat.db"
+
+
+@pytest.fixture
+def lazy_app(database: Path) -> Iterator[TermchatApp]:
+    """Yield an app given a database file instead of an open store, as `termchat` without --resume starts it."""
+    app = TermchatApp(
+        database_file=database,
         config=Config(model="fake"),
-        loader=loader_for(backend if backend is not None else FakeBackend(["an answer"])),
+        loader=loader_for(FakeBackend(["an answer"])),
     )
+    yield app
+    if app.store is not None:
+        app.store.close()
+
+
+async def wait_for_database(pilot: Pilot) -> None:
+    app = pilot.app
+    assert isinstance(app, TermchatApp)
+    await wait_until(pilot, lambda: app.store is not None, "the database to open")
 
 
 def notifications(app: TermchatApp) -> list[str]:
     return [notification.message for notification in app._notifications]
 
 
-async def test_database_opened_after_first_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TERMCHAT_HOME", str(tmp_path / "home"))
-    database = tmp_path / "termchat.db"
-    app = make_lazy_app(database)
+async def test_database_opened_after_first_frame(lazy_app: TermchatApp, database: Path) -> None:
+    app = lazy_app
     async with app.run_test() as pilot:
-        await wait_until(pilot, lambda: app.store is not None, "the database to open")
+        await wait_for_database(pilot)
         await wait_for_model(pilot)
         app.chat.composer.load_text("saved question")
         await pilot.press("enter")
@@ -52,13 +69,11 @@ async def test_database_opened_after_first_frame(tmp_path: Path, monkeypatch: py
         reopened.close()
 
 
-async def test_broken_database_reported_in_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TERMCHAT_HOME", str(tmp_path / "home"))
-    database = tmp_path / "termchat.db"
+async def test_broken_database_reported_in_app(lazy_app: TermchatApp, database: Path) -> None:
     database.write_bytes(b"this is not an SQLite database, but a text file" * 100)
-    app = make_lazy_app(database)
+    app = lazy_app
     async with app.run_test() as pilot:
-        await wait_until(pilot, lambda: app.store_error is not None, "the database error")
+        await wait_until(pilot, lambda: app.chat.store_error is not None, "the database error")
         notice = app.chat.query_one("#store-error")
         assert notice.display
         assert str(database) in str(notice.render())
@@ -76,25 +91,20 @@ async def test_broken_database_reported_in_app(tmp_path: Path, monkeypatch: pyte
     assert database.read_bytes().startswith(b"this is not an SQLite database")
 
 
-async def test_collector_enabled_after_first_frame(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TERMCHAT_HOME", str(tmp_path / "home"))
-    app = make_lazy_app(tmp_path / "termchat.db")
+async def test_collector_enabled_after_first_frame(lazy_app: TermchatApp) -> None:
     gc.disable()  # As `termchat` does before it imports the app.
     try:
-        async with app.run_test() as pilot:
-            await wait_until(pilot, lambda: app.store is not None, "the database to open")
+        async with lazy_app.run_test() as pilot:
+            await wait_for_database(pilot)
             assert gc.isenabled()
     finally:
         gc.enable()
-        if app.store is not None:
-            app.store.close()
 
 
-async def test_key_bar_click_presses_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TERMCHAT_HOME", str(tmp_path / "home"))
-    app = make_lazy_app(tmp_path / "termchat.db")
+async def test_key_bar_click_presses_key(lazy_app: TermchatApp) -> None:
+    app = lazy_app
     async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.store is not None, "the database to open")
+        await wait_for_database(pilot)
         bar = app.chat.query_one(KeyBar)
         line = str(bar.render())
         assert "Stop reply" in line
@@ -105,20 +115,14 @@ async def test_key_bar_click_presses_key(tmp_path: Path, monkeypatch: pytest.Mon
         help_start = line.index("f1 Help")
         await pilot.click(KeyBar, offset=(help_start + 1, 0))
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
-    if app.store is not None:
-        app.store.close()
 
 
-async def test_key_bar_drops_keys_that_overflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TERMCHAT_HOME", str(tmp_path / "home"))
-    app = make_lazy_app(tmp_path / "termchat.db")
-    async with app.run_test(size=(60, 30)) as pilot:
-        await wait_until(pilot, lambda: app.store is not None, "the database to open")
-        line = str(app.chat.query_one(KeyBar).render())
+async def test_key_bar_drops_keys_that_overflow(lazy_app: TermchatApp) -> None:
+    async with lazy_app.run_test(size=(60, 30)) as pilot:
+        await wait_for_database(pilot)
+        line = str(lazy_app.chat.query_one(KeyBar).render())
         assert len(line) == 60
         assert "Stop reply" in line
         assert "Sessions" not in line
         assert "…" not in line
         assert line.rstrip().endswith("palette")
-    if app.store is not None:
-        app.store.close()
