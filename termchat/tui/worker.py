@@ -113,7 +113,9 @@ class ThreadedReply:
         threading.Thread(target=self._run, name="termchat-reply", daemon=True).start()
 
     def _put(self, kind: str, value: Any = None) -> None:
-        assert self._loop is not None and self._ready is not None and self._ended is not None
+        assert self._loop is not None
+        assert self._ready is not None
+        assert self._ended is not None
         if kind in ("end", "error"):
             call_soon_threadsafe(self._loop, self._ended.set)
         # Wake the event loop only for the first item since the last batch was

@@ -73,15 +73,15 @@ class KeyBar(Widget, can_focus=False):
     def _keys(self) -> tuple[list[tuple[str, str, str, bool]], tuple[str, str] | None]:
         """Return (key display, description, key, enabled) for each shown action, and the palette key."""
         app = self.app
-        shown: dict[str, tuple[str, str, str, bool]] = {}
+        by_action: dict[str, tuple[str, str, str, bool]] = {}
         palette: tuple[str, str] | None = None
         for key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items():
             if key == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
                 palette = (app.get_key_display(binding), key)
-            elif binding.show and binding.action not in shown:
+            elif binding.show and binding.action not in by_action:
                 # Several keys for one action show once, with the first key, as in Textual's Footer.
-                shown[binding.action] = (app.get_key_display(binding), _(binding.description), key, enabled)
-        return list(shown.values()), palette
+                by_action[binding.action] = (app.get_key_display(binding), _(binding.description), key, enabled)
+        return list(by_action.values()), palette
 
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
