@@ -334,9 +334,6 @@ class ChatScreen(Screen[None]):
         messages = engine_messages(self.message_list.entries)
         reply = ThreadedReply(backend, messages, settings)
         self._reply, self._reply_settings = reply, settings
-        # Start the model before the database write and the widget mount below,
-        # so that they overlap with prompt processing. Its output waits in `reply`.
-        reply.start()
 
         recorder.start_reply()
         self._report_save_problem()
@@ -345,6 +342,11 @@ class ChatScreen(Screen[None]):
         assert isinstance(widget, AssistantMessage)
         self._reply_widget = widget
         self._set_status(state=_("Generating"))
+        # Start the model after the database write and the widget mount, not
+        # during them. torch uses every core, so event-loop CPU time during
+        # prompt processing delayed the first token by more than its own length
+        # (benchmarks/tui_speed.py on a 2-core machine).
+        reply.start()
         log.info("Reply started in conversation %s", recorder.conversation_id)
 
         started = time.perf_counter()
