@@ -6,7 +6,6 @@ import asyncio
 import gc
 import logging
 import signal
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -82,7 +81,6 @@ class TermchatApp(App[None]):
         loader: Loader = load_backend,
         conversation_id: str | None = None,
         config_path: Path | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.store = store
@@ -91,27 +89,24 @@ class TermchatApp(App[None]):
         self.config = config if config is not None else Config()
         self.spec = spec if spec is not None else ModelSpec(self.config.model, self.config.device, self.config.dtype)  # type: ignore[arg-type]
         self.config_path = config_path
-        self.clock = clock
         self.backend: ChatBackend | None = None
         """The loaded model; None while loading or after a failed load."""
         self.load_error: str | None = None
         self._loader = loader
-        self._initial_conversation = conversation_id
-        self.chat = ChatScreen(store, self.config.generation)
-        self.ready_at: float | None = None
-        """`clock()` when the chat screen was first shown, for the start-up benchmark."""
+        self.chat = ChatScreen(store, self.config.generation, conversation_id)
 
     @property
     def model_name(self) -> str:
         return self.backend.info.model_id if self.backend is not None else self.spec.model
 
+    def get_default_screen(self) -> ChatScreen:
+        # The chat screen is the bottom of the screen stack, so Textual does
+        # not compose and paint an empty default screen before it.
+        return self.chat
+
     async def on_mount(self) -> None:
         self._apply_theme()
         self._apply_keymap()
-        await self.push_screen(self.chat)
-        if self.store is not None:
-            await self.chat.open_conversation(self._initial_conversation)
-        self.ready_at = self.clock()
         self.call_after_refresh(self._after_first_frame)
         self._handle_hangup()
 
@@ -167,7 +162,7 @@ class TermchatApp(App[None]):
             return
         self.store = store
         self.chat.store_ready(store)
-        await self.chat.open_conversation(self._initial_conversation)
+        await self.chat.open_conversation(self.chat.initial_conversation_id)
 
     def _import_reply_widgets(self) -> None:
         # The Markdown widget is imported only by the first reply (see

@@ -125,7 +125,7 @@ def test_resume_latest_uses_saved_model(home: Path, captured: CapturedApp) -> No
 
     assert result.exit_code == 0, result.output
     (app,) = captured.apps
-    assert app._initial_conversation == latest.id
+    assert app.chat.initial_conversation_id == latest.id
     assert app.spec.model == "saved-model"
 
 
@@ -138,7 +138,7 @@ def test_resume_prefix_with_model_override(home: Path, captured: CapturedApp) ->
 
     assert result.exit_code == 0, result.output
     (app,) = captured.apps
-    assert app._initial_conversation == conversation.id
+    assert app.chat.initial_conversation_id == conversation.id
     assert app.spec.model == "other"
 
 

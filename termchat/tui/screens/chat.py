@@ -78,10 +78,14 @@ class ChatScreen(Screen[None]):
     (docs/benchmarks.md).
     """
 
-    def __init__(self, store: Store | None, settings: GenerationSettings) -> None:
+    def __init__(
+        self, store: Store | None, settings: GenerationSettings, conversation_id: str | None = None
+    ) -> None:
         super().__init__()
         self.store = store
         """None until the app has opened the database, which it does after the first frame."""
+        self.initial_conversation_id = conversation_id
+        """Conversation shown first: a saved one to resume, or None for a new one."""
         self.store_error: str | None = None
         """Reason the database could not be opened. Nothing can be sent while it is set."""
         self.settings = settings
@@ -115,10 +119,15 @@ class ChatScreen(Screen[None]):
         # Any exit path, not only Ctrl+Q, must leave the partial reply saved.
         self.close_reply_now()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.title = _("termchat")
         self.sub_title = _("New conversation")
         self.query_one(Composer).focus()
+        if self.store is not None:
+            # The database was opened before the app started (with --resume).
+            # Otherwise the app opens it after the first frame and then calls
+            # open_conversation itself.
+            await self.open_conversation(self.initial_conversation_id)
 
     @property
     def generating(self) -> bool:
