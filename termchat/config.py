@@ -21,7 +21,6 @@ Command-line options override these values; a missing file gives the defaults.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,10 +122,17 @@ def save_theme(theme: str, path: Path | None = None) -> Path:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
+        file = path.open("rb")
     except FileNotFoundError:
         return {}
+    except OSError as error:
+        raise _read_error(path, error) from None
+    # Imported only when a config file exists: about 1.5 ms of the app's start.
+    import tomllib
+
+    try:
+        with file:
+            return tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(
             _("{file}: invalid TOML ({error}); fix the line or delete the file to use the defaults.").format(
@@ -134,11 +140,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
             )
         ) from None
     except OSError as error:
-        raise ConfigError(
-            _("{file}: cannot read the config file ({error}); check its permissions.").format(
-                file=path, error=error.strerror or error
-            )
-        ) from None
+        raise _read_error(path, error) from None
+
+
+def _read_error(path: Path, error: OSError) -> ConfigError:
+    return ConfigError(
+        _("{file}: cannot read the config file ({error}); check its permissions.").format(
+            file=path, error=error.strerror or error
+        )
+    )
 
 
 def _write_toml(path: Path, data: Mapping[str, Any]) -> None:

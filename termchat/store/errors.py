@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from termchat.i18n import _
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 class StoreError(Exception):
@@ -33,6 +36,10 @@ def error_from_sqlite(error: sqlite3.Error, path: Path, action: str) -> StoreErr
 
     `action` is a short translated phrase such as "save the message".
     """
+    # Imported here because the app imports StoreError before its first frame
+    # and opens the database only after it.
+    import sqlite3
+
     code = getattr(error, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(error).lower()

@@ -20,6 +20,15 @@ def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     assert load_config(tmp_path / "absent.toml") == Config()
 
 
+def test_unreadable_file_names_path(tmp_path: Path) -> None:
+    folder = tmp_path / "config.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    assert str(folder) in str(caught.value)
+    assert "cannot read the config file" in str(caught.value)
+
+
 def test_full_file_is_read(tmp_path: Path) -> None:
     path = write(
         tmp_path / "config.toml",
