@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
+from termchat.cli.help_format import TermchatCommand
 from termchat.i18n import _
 
 if TYPE_CHECKING:
@@ -413,4 +414,4 @@ def register(app: typer.Typer) -> None:
         "Sampling defaults come from the [generation] table of the config file when it sets them. "
         "The message and the reply are saved as a conversation unless --no-save is given."
     )
-    app.command("ask", help=help_text)(ask)
+    app.command("ask", help=help_text, cls=TermchatCommand)(ask)

@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from termchat.cli.help_format import TermchatCommand
 from termchat.i18n import _
 
 
@@ -112,4 +113,6 @@ def info() -> None:
 
 def register(app: typer.Typer) -> None:
     """Add the `info` command to the `termchat` command."""
-    app.command("info", help=_("Print termchat, Python, torch and transformers versions, devices and paths."))(info)
+    app.command(
+        "info", help=_("Print termchat, Python, torch and transformers versions, devices and paths."), cls=TermchatCommand
+    )(info)

@@ -229,14 +229,14 @@ def _conversation_to_resume(store: Any, resume: str) -> Any:
 
 def register(app: Any) -> None:
     """Install the root callback, with every root option, on the `termchat` Typer app."""
-    import click
     import typer
-    from typer.core import TyperGroup
 
-    class RootGroup(TyperGroup):
+    from termchat.cli.help_format import TermchatGroup
+
+    class RootGroup(TermchatGroup):
         """The root command group, which accepts `--resume` with or without an id."""
 
-        def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
             return super().parse_args(ctx, normalize_resume_argv(list(args), set(self.commands)))
 
     def print_version(value: bool) -> None:
@@ -246,8 +246,6 @@ def register(app: Any) -> None:
 
     # The help texts are translated here, when the command is registered, so
     # `main` installs the language first (see `choose_language`).
-    # NOTE: the Click that Typer 0.29 vendors wraps help by characters, not
-    # terminal cells, so lines of Chinese help can run past the right edge.
     def root(
         ctx: typer.Context,
         model: Annotated[

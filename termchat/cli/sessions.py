@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 from rich.cells import cell_len
 
+from termchat.cli.help_format import TermchatCommand, TermchatGroup
 from termchat.i18n import _, ngettext
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
         add_completion=False,
         rich_markup_mode=None,
+        cls=TermchatGroup,
     )
     sessions_app.callback()(sessions)
     commands = (
@@ -71,7 +73,7 @@ def register(app: typer.Typer) -> None:
         ("import", import_command, _("Add a conversation from a file written by 'export --format json'.")),
     )
     for name, function, help_text in commands:
-        sessions_app.command(name, help=help_text)(function)
+        sessions_app.command(name, help=help_text, cls=TermchatCommand)(function)
     app.add_typer(sessions_app, name="sessions")
 
 
