@@ -7,7 +7,7 @@ import pytest
 from termchat.engine import GenerationSettings
 from termchat.engine.fake import FakeBackend
 from termchat.store import Store
-from termchat.tui.screens.chat import ChatScreen
+from termchat.tui.screens.chat import ChatScreen, reply_speed_and_context
 from termchat.tui.widgets.chat_message import AssistantMessage, UserMessage
 from tests.tui.conftest import make_app, wait_for_model, wait_until
 
@@ -303,3 +303,15 @@ def test_short_model_name() -> None:
 def test_update_pause_follows_cpu_share(cpu_seconds: float, pause: float) -> None:
     screen = ChatScreen(None, GenerationSettings())
     assert screen._pause_after_update(cpu_seconds) == pytest.approx(pause)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"tokens_in": 30, "tokens_out": 12, "tokens_per_second": 9.5}, {"tokens_per_second": 9.5, "context_used": 42}),
+        ({}, {"tokens_per_second": None, "context_used": None}),
+        ({"tokens_in": "30", "tokens_out": 12, "tokens_per_second": "fast"}, {"tokens_per_second": None, "context_used": None}),
+    ],
+)
+def test_reply_facts_from_metadata(metadata: dict[str, object], expected: dict[str, object]) -> None:
+    assert reply_speed_and_context(metadata) == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,18 @@ def engine_messages(entries: list[ChatEntry]) -> list[ChatMessage]:
             continue
         messages.append(ChatMessage(entry.role, entry.content))  # type: ignore[arg-type]
     return messages
+
+
+def reply_speed_and_context(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the status line's tokens per second and context use from a reply's metadata.
+
+    `metadata` is a live reply's `ReplyMetadata.to_dict()` or the metadata
+    saved with a reply. A value that is missing or not a number gives None.
+    """
+    tokens_in, tokens_out = metadata.get("tokens_in"), metadata.get("tokens_out")
+    used = tokens_in + tokens_out if isinstance(tokens_in, int) and isinstance(tokens_out, int) else None
+    rate = metadata.get("tokens_per_second")
+    return {"tokens_per_second": rate if isinstance(rate, (int, float)) else None, "context_used": used}
 
 
 class ChatScreen(Screen[None]):
@@ -428,18 +441,14 @@ class ChatScreen(Screen[None]):
         log.info("Reply ended in conversation %s with status %s", recorder.conversation_id, status)
 
     def _show_saved_reply_facts(self) -> None:
-        """Show the speed and context use saved with the conversation's last reply, or none."""
+        """Show the speed and context use saved with the conversation's last reply, or none.
+
+        A resumed conversation shows no notice of dropped turns: the next
+        reply's prompt is planned anew.
+        """
         last = self._last_reply()
         facts = (last.metadata or {}) if last is not None else {}
-        tokens_in, tokens_out = facts.get("tokens_in"), facts.get("tokens_out")
-        used = tokens_in + tokens_out if isinstance(tokens_in, int) and isinstance(tokens_out, int) else None
-        rate = facts.get("tokens_per_second")
-        self._set_status(
-            tokens_per_second=rate if isinstance(rate, (int, float)) else None,
-            context_used=used,
-            turns_dropped=0,
-            truncated_current=False,
-        )
+        self._set_status(**reply_speed_and_context(facts), turns_dropped=0, truncated_current=False)
 
     def _show_reply_facts(self, reply: Reply | None) -> None:
         if reply is None:
@@ -447,8 +456,7 @@ class ChatScreen(Screen[None]):
             return
         facts = reply.metadata
         self._set_status(
-            tokens_per_second=facts.tokens_per_second,
-            context_used=facts.tokens_in + facts.tokens_out,
+            **reply_speed_and_context(facts.to_dict()),
             context_size=facts.context_size,
             turns_dropped=facts.turns_dropped,
             state="",
