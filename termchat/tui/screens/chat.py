@@ -364,10 +364,10 @@ class ChatScreen(Screen[None]):
         assert isinstance(widget, AssistantMessage)
         self._reply_widget = widget
         self._set_status(state=_("Generating"))
-        # Start the model after the database write and the widget mount, not
-        # during them. torch uses every core, so event-loop CPU time during
-        # prompt processing delayed the first token by more than its own length
-        # (benchmarks/tui_speed.py on a 2-core machine).
+        # Start the model after the database write and the widget mount. Run
+        # during prompt processing, their 10 ms delayed the first token by
+        # about 29 ms, because torch uses every core, so overlapping them
+        # gained nothing (benchmarks/tui_speed.py on a 2-core machine).
         reply.start()
         log.info("Reply started in conversation %s", recorder.conversation_id)
 
