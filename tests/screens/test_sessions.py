@@ -10,18 +10,21 @@ from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
 from termchat.store import Store, StoreError, make_title, short_id
+from termchat.tui.screens import sessions as sessions_module
 from termchat.tui.screens.confirm import ConfirmScreen
 from termchat.tui.screens.rename import RenameScreen
 from termchat.tui.screens.sessions import (
+    FIT_WIDTH,
+    MODEL_WIDTH,
     PAGE_SIZE,
     SNIPPET_WIDTH,
     TITLE_WIDTH,
+    ColumnWidths,
     NewConversation,
     OpenConversation,
     SessionsScreen,
     format_activity,
 )
-from termchat.tui.screens import sessions as sessions_module
 from tests.screens.conftest import ScreenHost, add_conversation, poll_until, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -552,6 +555,33 @@ async def test_typing_runs_one_search(store, three, monkeypatch):
     assert counting.queries == ["bread"]
 
 
+def test_column_widths_share_spare_columns():
+    assert ColumnWidths.for_terminal(80) == ColumnWidths()
+    assert ColumnWidths.for_terminal(FIT_WIDTH) == ColumnWidths()
+
+    wide = ColumnWidths.for_terminal(FIT_WIDTH + 61)
+
+    assert wide.title + wide.model == TITLE_WIDTH + MODEL_WIDTH + 61
+    assert wide.hit_title + wide.snippet == TITLE_WIDTH + SNIPPET_WIDTH + 61
+    assert wide.title - TITLE_WIDTH > wide.model - MODEL_WIDTH
+    assert wide.snippet - SNIPPET_WIDTH > wide.hit_title - TITLE_WIDTH
+
+
+async def test_wide_terminal_shows_longer_title(store):
+    title = "a very long title that goes on and on about bread and butter and jam"
+    conversation = add_conversation(store, title, messages=("x",))
+    app = sessions_host(store)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await loaded(pilot, app)
+        [shown_title] = column(table(app), "title")
+        line = row_line(app, conversation.id)
+
+    width = ColumnWidths.for_terminal(140).title
+    assert shown_title == title[: width - 1] + "…"
+    assert format_activity(conversation.updated_at) in line, "the activity column is off-screen"
+    assert conversation.model in line, "the model column is off-screen"
+
+
 async def test_long_title_cut_with_ellipsis(store):
     title = "a very long title that goes on and on about bread and butter"
     add_conversation(store, title, messages=("x",))
@@ -631,7 +661,7 @@ async def test_wide_text_search_columns_fit(store, wide_text, width, query):
         assert format_activity(hit.message.created_at) in line, "the Time column is off-screen"
         snippet = column(table(app, "hits"), "snippet")[0]
         assert query in snippet
-        assert cell_len(snippet) <= SNIPPET_WIDTH
+        assert cell_len(snippet) <= ColumnWidths.for_terminal(width).snippet
 
 
 async def test_cjk_title_cut_without_gap(store):

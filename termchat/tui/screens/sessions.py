@@ -39,14 +39,17 @@ SEARCH_LIMIT = 100
 # Every column has a fixed width in terminal cells, so the layout does not change
 # once rows arrive. With these widths and the cell padding, each table takes 96 cells,
 # or 98 with its scrollbar, so it fits a terminal 100 columns wide. Longer text is cut,
-# and a column is wider only where its translated heading is wider.
+# and a column is wider where its translated heading is wider. In a terminal wider
+# than FIT_WIDTH, the title, model and snippet columns share the extra cells.
+FIT_WIDTH = 100
+"""Terminal width in columns that the tables fill with the minimum column widths."""
 TITLE_WIDTH = 30
-"""Width of the title column, in terminal cells."""
+"""Minimum width of the title column, in terminal cells."""
 MODEL_WIDTH = 24
-"""Width of the model column, in terminal cells. A longer model name loses its middle,
+"""Minimum width of the model column, in terminal cells. A longer model name loses its middle,
 because the end of a path is the file or folder name."""
 SNIPPET_WIDTH = 34
-"""Width of the search snippet column, in terminal cells."""
+"""Minimum width of the search snippet column, in terminal cells."""
 SNIPPET_LEAD = 10
 """Cells of text kept before the match when the start of a snippet is cut off."""
 MESSAGE_COUNT_WIDTH = 7
@@ -77,26 +80,26 @@ def format_activity(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
-def title_cell(title: str) -> Text:
-    """Return the title for a table cell, cut to TITLE_WIDTH terminal cells with an ellipsis."""
+def title_cell(title: str, width: int = TITLE_WIDTH) -> Text:
+    """Return the title for a table cell, cut to `width` terminal cells with an ellipsis."""
     if not title.strip():
         return Text(_("(untitled)"), style="italic")
-    return cut_to_width(cell(title), TITLE_WIDTH)
+    return cut_to_width(cell(title), width)
 
 
-def model_cell(model: str) -> Text:
-    """Return the model name for a table cell, cut in the middle to MODEL_WIDTH terminal cells.
+def model_cell(model: str, width: int = MODEL_WIDTH) -> Text:
+    """Return the model name for a table cell, cut in the middle to `width` terminal cells.
 
     A local model shows its file or folder name, as on the chat screen's
     status line, because its folders would fill the column.
     """
-    return Text(shorten_middle(cell(short_model_name(model)).plain, MODEL_WIDTH), end="")
+    return Text(shorten_middle(cell(short_model_name(model)).plain, width), end="")
 
 
-def snippet_cell(snippet: str) -> Text:
+def snippet_cell(snippet: str, width: int = SNIPPET_WIDTH) -> Text:
     """Return a one-line snippet with the text between the match markers highlighted.
 
-    The snippet is cut to SNIPPET_WIDTH terminal cells around its first match,
+    The snippet is cut to `width` terminal cells around its first match,
     because a snippet of 48 Chinese characters is 96 cells wide.
     """
     first, *matches = one_line(snippet).split(SNIPPET_START)
@@ -106,7 +109,28 @@ def snippet_cell(snippet: str) -> Text:
         highlighted, _marker, rest = match.partition(SNIPPET_END)
         text.append_text(literal(highlighted, style="bold reverse"))
         text.append_text(literal(rest))
-    return cut_around(text, match_start, SNIPPET_WIDTH, SNIPPET_LEAD)
+    return cut_around(text, match_start, width, SNIPPET_LEAD)
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnWidths:
+    """Widths in terminal cells of the columns whose text is cut to fit."""
+
+    title: int = TITLE_WIDTH
+    model: int = MODEL_WIDTH
+    hit_title: int = TITLE_WIDTH
+    snippet: int = SNIPPET_WIDTH
+
+    @classmethod
+    def for_terminal(cls, columns: int) -> ColumnWidths:
+        """Return widths that share the columns past FIT_WIDTH: titles get two thirds in the list, snippets in the hits."""
+        spare = max(0, columns - FIT_WIDTH)
+        return cls(
+            title=TITLE_WIDTH + spare * 2 // 3,
+            model=MODEL_WIDTH + spare - spare * 2 // 3,
+            hit_title=TITLE_WIDTH + spare // 3,
+            snippet=SNIPPET_WIDTH + spare - spare // 3,
+        )
 
 
 def column_width(heading: str, content_width: int) -> int:
@@ -188,6 +212,8 @@ class SessionsScreen(Screen[SessionsResult | None]):
         """The conversation of each search hit, by hit row key."""
         self._search_timer: Timer | None = None
         self._search_query = ""
+        self.widths = ColumnWidths()
+        """Widths of the cut columns, set from the terminal's width at mount."""
 
     def compose(self) -> ComposeResult:
         yield Label(_("Conversations"), id="heading")
@@ -198,23 +224,26 @@ class SessionsScreen(Screen[SessionsResult | None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
+        # NOTE: the widths follow the terminal's width when the screen opens. A
+        # later resize keeps them, and a table wider than the terminal scrolls.
+        self.widths = ColumnWidths.for_terminal(self.app.size.width)
         # Every date and time is written with the same number of digits.
         time_width = cell_len(format_activity(0))
         table = self.query_one("#conversations", DataTable)
         # The model comes last because a GGUF file name can be long.
         for heading, key, content_width in (
-            (_("Title"), "title", TITLE_WIDTH),
+            (_("Title"), "title", self.widths.title),
             (_("ID"), "id", SHORT_ID_LENGTH),
             (_("Last activity"), "activity", time_width),
             (_("Messages"), "messages", MESSAGE_COUNT_WIDTH),
-            (_("Model"), "model", MODEL_WIDTH),
+            (_("Model"), "model", self.widths.model),
         ):
             table.add_column(heading, key=key, width=column_width(heading, content_width))
         hits = self.query_one("#hits", DataTable)
         for heading, key, content_width in (
-            (_("Conversation"), "title", TITLE_WIDTH),
+            (_("Conversation"), "title", self.widths.hit_title),
             (_("ID"), "id", SHORT_ID_LENGTH),
-            (_("Match"), "snippet", SNIPPET_WIDTH),
+            (_("Match"), "snippet", self.widths.snippet),
             (_("Time"), "time", time_width),
         ):
             hits.add_column(heading, key=key, width=column_width(heading, content_width))
@@ -277,14 +306,13 @@ class SessionsScreen(Screen[SessionsResult | None]):
         self._page_loading = False
         self._show_list_state()
 
-    @staticmethod
-    def _conversation_row(conversation: Conversation) -> tuple[Text, ...]:
+    def _conversation_row(self, conversation: Conversation) -> tuple[Text, ...]:
         return (
-            title_cell(conversation.title),
+            title_cell(conversation.title, self.widths.title),
             Text(short_id(conversation.id)),
             Text(format_activity(conversation.updated_at)),
             Text(str(conversation.message_count), justify="right"),
-            model_cell(conversation.model),
+            model_cell(conversation.model, self.widths.model),
         )
 
     @on(DataTable.RowHighlighted, "#conversations")
@@ -350,9 +378,9 @@ class SessionsScreen(Screen[SessionsResult | None]):
             key = str(hit.message.id)
             self._hit_conversations[key] = hit.conversation
             table.add_row(
-                title_cell(hit.conversation.title),
+                title_cell(hit.conversation.title, self.widths.hit_title),
                 Text(short_id(hit.conversation.id)),
-                snippet_cell(hit.snippet),
+                snippet_cell(hit.snippet, self.widths.snippet),
                 Text(format_activity(hit.message.created_at)),
                 key=key,
             )
@@ -462,12 +490,13 @@ class SessionsScreen(Screen[SessionsResult | None]):
         title = renamed.title
         if conversation_id in self.conversations:
             self.conversations[conversation_id] = renamed
-            self.query_one("#conversations", DataTable).update_cell(conversation_id, "title", title_cell(title))
+            table = self.query_one("#conversations", DataTable)
+            table.update_cell(conversation_id, "title", title_cell(title, self.widths.title))
         hits = self.query_one("#hits", DataTable)
         for key, hit_conversation in self._hit_conversations.items():
             if hit_conversation.id == conversation_id:
                 self._hit_conversations[key] = renamed
-                hits.update_cell(key, "title", title_cell(title))
+                hits.update_cell(key, "title", title_cell(title, self.widths.hit_title))
         self._set_status(_("Renamed to '{title}'.").format(title=one_line(title)))
 
     def action_delete(self) -> None:
