@@ -40,7 +40,8 @@ def normalize_resume_argv(args: list[str], subcommands: set[str]) -> list[str]:
         if arg == "--":
             result.extend(args[index:])
             break
-        if arg in _RESUME_OPTIONS:
+        is_value = index > 0 and args[index - 1] in _VALUE_OPTIONS and args[index - 1] not in _RESUME_OPTIONS
+        if arg in _RESUME_OPTIONS and not is_value:
             following = args[index + 1] if index + 1 < len(args) else None
             if following is None or following.startswith("-") or following in subcommands:
                 result.append(f"--resume={RESUME_LATEST}")

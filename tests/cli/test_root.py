@@ -32,6 +32,9 @@ SUBCOMMANDS = {"ask", "info", "sessions"}
         (["--resume", "sessions"], [f"--resume={RESUME_LATEST}", "sessions"]),
         (["--model", "gpt2"], ["--model", "gpt2"]),
         (["--", "--resume"], ["--", "--resume"]),
+        # A missing model value: click reports "--resume" as the model, which the user typed.
+        (["--model", "--resume"], ["--model", "--resume"]),
+        (["--data-dir", "-c", "--resume"], ["--data-dir", "-c", f"--resume={RESUME_LATEST}"]),
     ],
 )
 def test_resume_argv_normalized(argv: list[str], expected: list[str]) -> None:
