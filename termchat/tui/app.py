@@ -181,6 +181,7 @@ class TermchatApp(App[None]):
                         theme=theme
                     ),
                     severity="warning",
+                    markup=False,
                 )
         self.theme_changed_signal.subscribe(self, self._remember_theme)
 
@@ -190,7 +191,7 @@ class TermchatApp(App[None]):
         try:
             save_theme(theme.name, self.config_path)
         except ConfigError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return
         self.config = replace(self.config, theme=theme.name)
 
@@ -205,6 +206,7 @@ class TermchatApp(App[None]):
                     ids=", ".join(unknown)
                 ),
                 severity="warning",
+                markup=False,
             )
         self.set_keymap({key: value for key, value in self.config.keys.items() if key in known})
 
@@ -213,7 +215,7 @@ class TermchatApp(App[None]):
     def load_model(self, spec: ModelSpec) -> None:
         """Load `spec` in the background; the current model stays usable until the new one is ready."""
         if self.chat.generating:
-            self.notify(_("Stop the reply (Esc) before loading another model."), severity="warning")
+            self.notify(_("Stop the reply (Esc) before loading another model."), severity="warning", markup=False)
             return
         self.spec = spec
         self.load_error = None
@@ -328,12 +330,12 @@ class TermchatApp(App[None]):
             try:
                 path = save_generation_defaults(result.settings, self.config_path)
             except ConfigError as error:
-                self.notify(str(error), severity="error")
+                self.notify(str(error), severity="error", markup=False)
                 return
             self.config = replace(self.config, generation=result.settings)
-            self.notify(_("Saved as defaults in {path}.").format(path=path))
+            self.notify(_("Saved as defaults in {path}.").format(path=path), markup=False)
         else:
-            self.notify(_("Settings apply from the next reply."))
+            self.notify(_("Settings apply from the next reply."), markup=False)
 
     async def action_new_chat(self) -> None:
         await self.chat.open_conversation(None)
@@ -344,7 +346,7 @@ class TermchatApp(App[None]):
     def action_export(self) -> None:
         conversation = self.chat.conversation
         if conversation is None or self.store is None:
-            self.notify(_("There is nothing to export yet."), severity="warning")
+            self.notify(_("There is nothing to export yet."), severity="warning", markup=False)
             return
         from termchat.store import short_id
 
@@ -355,15 +357,15 @@ class TermchatApp(App[None]):
             folder.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except (StoreError, OSError) as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return
-        self.notify(_("Exported to {path}.").format(path=path))
+        self.notify(_("Exported to {path}.").format(path=path), markup=False)
 
     def _report_missing_store(self) -> None:
         if self.chat.store_error is not None:
             self.chat.notify_store_error()
         else:
-            self.notify(_("The database is still opening; try again in a moment."), severity="warning")
+            self.notify(_("The database is still opening; try again in a moment."), severity="warning", markup=False)
 
     # Help and the command palette.
 

@@ -50,4 +50,7 @@ class LoadModelCommands(Provider):
             yield Hit(score, matcher.highlight(title), self._explain, text=title)
 
     def _explain(self) -> None:
-        self.app.notify(_("Open the command palette and type 'load ' followed by a model id, folder or .gguf file."))
+        self.app.notify(
+            _("Open the command palette and type 'load ' followed by a model id, folder or .gguf file."),
+            markup=False,
+        )

@@ -199,7 +199,7 @@ class ChatScreen(Screen[None]):
                 self._mark_sent(entries[-1])
                 self.start_reply()
             else:
-                self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
+                self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."), markup=False)
 
     def _set_status(self, **changes: Any) -> None:
         self.status_bar.show_status(replace(self.status_bar.status, **changes))
@@ -215,7 +215,7 @@ class ChatScreen(Screen[None]):
 
     def notify_store_error(self) -> None:
         """Notify that nothing can be saved, with the reason the database could not be opened."""
-        self.notify(self._cannot_save_text(), severity="error")
+        self.notify(self._cannot_save_text(), severity="error", markup=False)
 
     def _cannot_save_text(self) -> str:
         return _("Conversations cannot be saved: {error}").format(error=self.store_error)
@@ -237,7 +237,7 @@ class ChatScreen(Screen[None]):
                     self._read_conversation, conversation_id, name="termchat-open"
                 )
             except StoreError as error:
-                self.notify(str(error), severity="error")
+                self.notify(str(error), severity="error", markup=False)
                 stored = []
                 self.conversation = None
             finally:
@@ -258,7 +258,7 @@ class ChatScreen(Screen[None]):
 
         backend = self.termchat.backend
         if backend is not None and entries and entries[-1].role == "user":
-            self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."))
+            self.notify(_("The last message has no reply yet. Press Ctrl+R to generate one."), markup=False)
 
     def show_stored_conversation(self, conversation: Conversation) -> None:
         """Update the open conversation and the title line from `conversation`, read again from the store after a rename."""
@@ -296,7 +296,7 @@ class ChatScreen(Screen[None]):
             )
         except StoreError as error:
             log.warning("Could not create a conversation: %s", error)
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return None
         self.recorder = self._recorder(self.conversation.id)
         self.sub_title = self.conversation.title or _("Untitled conversation")
@@ -309,7 +309,11 @@ class ChatScreen(Screen[None]):
         text = event.text
         if self.generating:
             self.composer.restore(text)
-            self.notify(_("A reply is still being written. Press Esc to stop it, then send."), severity="warning")
+            self.notify(
+                _("A reply is still being written. Press Esc to stop it, then send."),
+                severity="warning",
+                markup=False,
+            )
             return
         if self.store_error is not None:
             self.composer.restore(text)
@@ -317,7 +321,11 @@ class ChatScreen(Screen[None]):
             return
         if self.opening or self.store is None:
             self.composer.restore(text)
-            self.notify(_("The conversation is still opening; send again in a moment."), severity="warning")
+            self.notify(
+                _("The conversation is still opening; send again in a moment."),
+                severity="warning",
+                markup=False,
+            )
             return
         recorder = self._ensure_conversation(text)
         if recorder is None:
@@ -333,7 +341,11 @@ class ChatScreen(Screen[None]):
         if ready:
             self.start_reply()
         elif self.termchat.load_error:
-            self.notify(_("No model is loaded; the message will be answered once one loads."), severity="warning")
+            self.notify(
+                _("No model is loaded; the message will be answered once one loads."),
+                severity="warning",
+                markup=False,
+            )
 
     def _mark_sent(self, entry: ChatEntry) -> None:
         entry.status = "complete"
@@ -497,7 +509,8 @@ class ChatScreen(Screen[None]):
         if recorder is None or recorder.last_error is None:
             return
         self.notify(
-            _("Not saved yet, retrying: {error}").format(error=recorder.last_error), severity="error", timeout=8
+            _("Not saved yet, retrying: {error}").format(error=recorder.last_error), severity="error", timeout=8,
+            markup=False,
         )
         if self._retry_timer is None:
             self._retry_timer = self.set_interval(RETRY_SAVE_SECONDS, self._retry_save)
@@ -509,7 +522,7 @@ class ChatScreen(Screen[None]):
                 self._retry_timer.stop()
                 self._retry_timer = None
             if recorder is not None:
-                self.notify(_("Saved the pending messages."))
+                self.notify(_("Saved the pending messages."), markup=False)
 
     # Actions.
 
@@ -519,10 +532,10 @@ class ChatScreen(Screen[None]):
 
     async def action_regenerate(self) -> None:
         if self.generating:
-            self.notify(_("Wait for the reply or press Esc to stop it first."), severity="warning")
+            self.notify(_("Wait for the reply or press Esc to stop it first."), severity="warning", markup=False)
             return
         if self.termchat.backend is None:
-            self.notify(_("No model is loaded yet."), severity="warning")
+            self.notify(_("No model is loaded yet."), severity="warning", markup=False)
             return
         entries = self.message_list.entries
         if entries and entries[-1].role == "assistant":
@@ -530,22 +543,22 @@ class ChatScreen(Screen[None]):
                 return
             await self.message_list.remove_last()
         if not entries or entries[-1].role != "user":
-            self.notify(_("There is no message to reply to."), severity="warning")
+            self.notify(_("There is no message to reply to."), severity="warning", markup=False)
             return
         self._mark_sent(entries[-1])
         self.start_reply()
 
     async def action_edit_last(self) -> None:
         if self.generating:
-            self.notify(_("Wait for the reply or press Esc to stop it first."), severity="warning")
+            self.notify(_("Wait for the reply or press Esc to stop it first."), severity="warning", markup=False)
             return
         if self.composer.text.strip():
-            self.notify(_("Send or clear the text in the composer first."), severity="warning")
+            self.notify(_("Send or clear the text in the composer first."), severity="warning", markup=False)
             return
         entries = self.message_list.entries
         user_index = next((index for index in range(len(entries) - 1, -1, -1) if entries[index].role == "user"), None)
         if user_index is None or user_index < len(entries) - 2:
-            self.notify(_("There is no last message to edit."), severity="warning")
+            self.notify(_("There is no last message to edit."), severity="warning", markup=False)
             return
         text = entries[user_index].content
         for entry in reversed(entries[user_index:]):
@@ -557,13 +570,13 @@ class ChatScreen(Screen[None]):
 
     def _delete_entry(self, entry: ChatEntry) -> bool:
         if entry.message_id is None:
-            self.notify(_("This message is not saved yet; try again in a moment."), severity="warning")
+            self.notify(_("This message is not saved yet; try again in a moment."), severity="warning", markup=False)
             return False
         assert self.store is not None  # A saved message implies an open store.
         try:
             self.store.delete_message(entry.message_id)
         except StoreError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)
             return False
         return True
 
@@ -573,19 +586,19 @@ class ChatScreen(Screen[None]):
     def action_copy_reply(self) -> None:
         reply = self._last_reply()
         if reply is None or not reply.content:
-            self.notify(_("There is no reply to copy."), severity="warning")
+            self.notify(_("There is no reply to copy."), severity="warning", markup=False)
             return
         self.app.copy_to_clipboard(reply.content)
-        self.notify(_("Reply copied to the clipboard."))
+        self.notify(_("Reply copied to the clipboard."), markup=False)
 
     def action_copy_code(self) -> None:
         reply = self._last_reply()
         code = last_code_block(reply.content) if reply is not None else None
         if code is None:
-            self.notify(_("The last reply has no code block."), severity="warning")
+            self.notify(_("The last reply has no code block."), severity="warning", markup=False)
             return
         self.app.copy_to_clipboard(code)
-        self.notify(_("Code block copied to the clipboard."))
+        self.notify(_("Code block copied to the clipboard."), markup=False)
 
     def apply_settings(self, settings: GenerationSettings) -> None:
         """Use `settings` from the next reply on and store them with the conversation."""
@@ -598,4 +611,4 @@ class ChatScreen(Screen[None]):
                 self.conversation.id, self.termchat.model_name, settings.to_dict()
             )
         except StoreError as error:
-            self.notify(str(error), severity="error")
+            self.notify(str(error), severity="error", markup=False)

@@ -103,7 +103,7 @@ class ChatMessage(Vertical, can_focus=True):
 
     def action_copy_message(self) -> None:
         self.app.copy_to_clipboard(self.entry.content)
-        self.notify(_("Message copied to the clipboard."))
+        self.notify(_("Message copied to the clipboard."), markup=False)
 
 
 class UserMessage(ChatMessage):
