@@ -135,9 +135,9 @@ def show_command(
     typer.echo(_("Model: {model}").format(model=_printable(conversation.model)))
     typer.echo(_("Created: {time}").format(time=_local_time(conversation.created_at)))
     typer.echo(_("Last activity: {time}").format(time=_local_time(conversation.updated_at)))
-    settings = ", ".join(
-        f"{key} = {value}" for key, value in conversation.settings.items() if key != "system_prompt"
-    )
+    from termchat.store.exchange import describe_settings
+
+    settings = describe_settings(conversation.settings)
     if settings:
         typer.echo(_("Settings: {settings}").format(settings=_printable(settings)))
     system_prompt = conversation.settings.get("system_prompt")

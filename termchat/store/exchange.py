@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -54,6 +55,21 @@ class ImportedConversation:
     model: str
     settings: dict[str, Any]
     messages: list[ImportedMessage]
+
+
+def describe_settings(settings: Mapping[str, object]) -> str:
+    """Return saved generation settings as one line of `key = value` pairs, without the system prompt.
+
+    A seed of None means a new random seed for each reply, so it reads "random".
+    """
+    pairs = []
+    for key, value in settings.items():
+        if key == "system_prompt":
+            continue
+        if key == "seed" and value is None:
+            value = _("random")
+        pairs.append(f"{key} = {value}")
+    return ", ".join(pairs)
 
 
 def to_json(conversation: Conversation, messages: list[StoredMessage]) -> str:
@@ -94,9 +110,8 @@ def to_markdown(conversation: Conversation, messages: list[StoredMessage]) -> st
         _("- Created: {time}").format(time=format_time(conversation.created_at)),
         _("- Last activity: {time}").format(time=format_time(conversation.updated_at)),
     ]
-    settings = {key: value for key, value in conversation.settings.items() if key != "system_prompt"}
-    if settings:
-        described = ", ".join(f"{key} = {value}" for key, value in settings.items())
+    described = describe_settings(conversation.settings)
+    if described:
         lines.append(_("- Settings: {settings}").format(settings=described))
     system_prompt = conversation.settings.get("system_prompt")
     if system_prompt:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from termchat.store import Store, StoreError
+from termchat.store.exchange import describe_settings
 
 from .conftest import ManualClock
 
@@ -153,3 +154,13 @@ def test_import_valid_document(store: Store) -> None:
     assert imported.id == "a" * 32
     assert imported.message_count == 1
     assert imported.updated_at == 2.0
+
+
+def test_settings_described_without_prompt() -> None:
+    settings = {"temperature": 0.5, "seed": None, "system_prompt": "Be brief.", "top_k": 40}
+
+    assert describe_settings(settings) == "temperature = 0.5, seed = random, top_k = 40"
+
+
+def test_settings_keep_chosen_seed() -> None:
+    assert describe_settings({"seed": 7}) == "seed = 7"
