@@ -146,7 +146,7 @@ async def test_help_lists_every_binding():
 
     assert rows == BINDING_ROWS
     assert "Stop the [bold]reply[/bold]" in text
-    assert "help_close" in text
+    assert "regenerate = \"f6\"" in text, "the remap hint is missing"
 
 
 @pytest.mark.parametrize("key", ["escape", "f1", "q"])

@@ -63,7 +63,7 @@ class HelpScreen(ModalScreen[None]):
         with Vertical():
             yield Label(_("Keys"), id="heading")
             yield Label(
-                _("To move an action to another key, add a line such as 'help_close = \"f2\"' "
+                _("To move an action to another key, add a line such as 'regenerate = \"f6\"' "
                   "(binding id = key) to the [keys] table of the config file."),
                 id="remap-hint",
                 markup=False,
