@@ -9,6 +9,7 @@ from termchat.engine.fake import FakeBackend
 from termchat.store import Store
 from termchat.tui.screens.chat import ChatScreen, reply_speed_and_context
 from termchat.tui.widgets.chat_message import AssistantMessage, UserMessage
+from termchat.tui.widgets.footer import KeyBar
 from tests.tui.conftest import make_app, wait_for_model, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -315,3 +316,39 @@ def test_update_pause_follows_cpu_share(cpu_seconds: float, pause: float) -> Non
 )
 def test_reply_facts_from_metadata(metadata: dict[str, object], expected: dict[str, object]) -> None:
     assert reply_speed_and_context(metadata) == expected
+
+
+def stop_key_enabled(app) -> bool:
+    keys, _palette = app.chat.query_one(KeyBar)._keys()
+    [enabled] = [enabled for _display, description, _key, enabled in keys if description == "Stop reply"]
+    return enabled
+
+
+async def test_stop_key_dimmed_while_idle(store: Store) -> None:
+    backend = FakeBackend(["one", " two"], gate=True)
+    app = make_app(store, backend)
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+        assert not stop_key_enabled(app)
+
+        await send(pilot, "count")
+        await wait_until(pilot, lambda: stop_key_enabled(app), "the stop key to be enabled")
+
+        backend.release(2)
+        await wait_until(pilot, lambda: not app.chat.generating, "the reply to end")
+        await wait_until(pilot, lambda: not stop_key_enabled(app), "the stop key to be dimmed")
+
+
+@pytest.mark.parametrize(("key", "expected"), [("f2", ["Save", "Cancel"]), ("f1", ["Close help"])])
+async def test_modal_key_bar_shows_own_keys(store: Store, key: str, expected: list[str]) -> None:
+    app = make_app(store, FakeBackend())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for_model(pilot)
+        await pilot.press(key)
+        await wait_until(pilot, lambda: app.screen is not app.chat, "the modal screen")
+        await wait_until(pilot, lambda: bool(app.screen.query(KeyBar)), "the modal's key bar")
+
+        line = str(app.screen.query_one(KeyBar).render())
+        for description in expected:
+            assert description in line
+        assert "Stop reply" not in line

@@ -154,6 +154,12 @@ class ChatScreen(Screen[None]):
         # streams every redraw takes CPU time from the model. It stays solid then.
         for composer in self.query(Composer):
             composer.cursor_blink = not value
+        self.refresh_bindings()  # The key bar dims "Stop reply" while no reply runs.
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop" and not self.generating:
+            return None  # Shown dimmed: Esc has nothing to stop.
+        return True
 
     @property
     def message_list(self) -> MessageList:

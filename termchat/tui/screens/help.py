@@ -11,6 +11,7 @@ from textual.widgets import Button, DataTable, Label
 
 from termchat.i18n import _
 from termchat.tui.screens._cells import cell
+from termchat.tui.widgets.footer import KeyBar
 
 
 class HelpScreen(ModalScreen[None]):
@@ -71,6 +72,7 @@ class HelpScreen(ModalScreen[None]):
             yield DataTable(cursor_type="row", zebra_stripes=True, id="bindings")
             with Horizontal():
                 yield Button(_("Close"), id="close")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#bindings", DataTable)

@@ -17,6 +17,7 @@ from termchat.engine import GenerationSettings, SettingsError
 from termchat.engine.settings import MAX_SEED
 from termchat.i18n import N_, _
 from termchat.tui.text import visible_controls
+from termchat.tui.widgets.footer import KeyBar
 
 # Fields edited in an Input, in display order, with their labels and range hints.
 # The system prompt is edited in a TextArea and handled apart.
@@ -190,6 +191,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                 yield Button(_("Save"), variant="primary", id="save")
                 yield Button(_("Save as default"), id="save-default")
                 yield Button(_("Cancel"), id="cancel")
+        yield KeyBar()
 
     def on_mount(self) -> None:
         # Settings saved under a larger model can exceed this model's context.
