@@ -92,6 +92,8 @@ class TermchatApp(App[None]):
         self.backend: ChatBackend | None = None
         """The loaded model; None while loading or after a failed load."""
         self.load_error: str | None = None
+        self._backend_spec: ModelSpec | None = None
+        """The spec that `backend` was loaded from."""
         self._loader = loader
         self.chat = ChatScreen(store, self.config.generation, conversation_id)
 
@@ -245,6 +247,7 @@ class TermchatApp(App[None]):
             backend.close()  # Another model was requested while this one loaded.
             return
         previous, self.backend = self.backend, backend
+        self._backend_spec = spec
         if previous is not None:
             previous.close()
         log.info("Loaded %s on %s as %s", backend.info.model_id, backend.info.device, backend.info.dtype)
@@ -258,6 +261,11 @@ class TermchatApp(App[None]):
         if spec is not self.spec:
             return
         log.warning("Model load failed: %s", message)
+        if self.backend is not None and self._backend_spec is not None:
+            # A model loaded earlier is still there and keeps answering.
+            self.spec = self._backend_spec
+            self.chat.show_load_error_keeping_model(message, self.backend)
+            return
         self.load_error = message
         self.chat.show_load_error(message)
 

@@ -90,6 +90,33 @@ async def test_load_failure_keeps_app_usable(store: Store) -> None:
         assert app.chat.message_list.entries[-1].content == "from the second model"
 
 
+async def test_failed_load_keeps_loaded_model(store: Store) -> None:
+    backend = FakeBackend(["from the first model"])
+    loader = GatedLoader(backend)
+    app = make_app(store, loader=loader)
+    async with app.run_test() as pilot:
+        loader.finish()
+        await wait_for_model(pilot)
+        first_spec = app.spec
+
+        loader.error = "Model path '/tmp/missing.gguf' not found."
+        app.action_load_model("/tmp/missing.gguf")
+        await wait_until(pilot, lambda: any("Still using" in text for text in notifications(app)), "the failure")
+
+        assert app.backend is backend
+        assert app.spec is first_spec
+        assert app.load_error is None
+        assert not app.chat.query_one("#load-panel").display
+        status = str(app.chat.status_bar.render())
+        assert "No model loaded" not in status
+        [notice] = [text for text in notifications(app) if "Still using" in text]
+        assert "/tmp/missing.gguf" in notice
+
+        await send(pilot, "still there?")
+        await wait_until(pilot, lambda: len(app.chat.message_list.entries) == 2 and not app.chat.generating)
+        assert app.chat.message_list.entries[-1].content == "from the first model"
+
+
 async def start_partial_reply(pilot, backend: FakeBackend) -> str:
     """Send a message, let the first of two deltas through, and return the conversation id."""
     app = pilot.app

@@ -194,6 +194,17 @@ class ChatScreen(Screen[None]):
         self.query_one(LoadPanel).show_error(message)
         self._set_status(state=_("No model loaded"))
 
+    def show_load_error_keeping_model(self, message: str, backend: ChatBackend) -> None:
+        """Report a failed load while the model loaded before it still answers."""
+        self.query_one(LoadPanel).hide()
+        self._set_status(state="")
+        self.notify(
+            _("{error} Still using {model}.").format(error=message, model=short_model_name(backend.info.model_id)),
+            severity="error",
+            timeout=12,
+            markup=False,
+        )
+
     def backend_ready(self, backend: ChatBackend) -> None:
         """Show the loaded model, then start the reply to a message queued while it loaded."""
         self.query_one(LoadPanel).hide()
