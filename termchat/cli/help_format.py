@@ -28,6 +28,9 @@ from termchat.i18n import N_, _
 # catalogue has them, and `CellHelpFormatter.write_heading` translates them.
 SECTION_HEADINGS = (N_("Arguments"), N_("Options"), N_("Commands"))
 
+SUMMARY_LIMIT = 500
+"""Characters of a command's summary shown in its group's help; Click ends the summary at its first sentence."""
+
 NO_BREAK_BEFORE = frozenset("，。、；：？！）」』》〉】〕…—,.;:?!)]}%")
 """Punctuation that must not start a line. It stays with the character before it."""
 NO_BREAK_AFTER = frozenset("（「『《〈【〔([{")
@@ -220,3 +223,15 @@ class TermchatGroup(TyperGroup):
 
     def get_help_option(self, ctx: Any) -> Any:
         return _translate_help_option(super().get_help_option(ctx))
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # Typer cuts each summary to one line by characters, which ended English
+        # summaries in "..." while Chinese ones fitted. The formatter wraps them instead.
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=SUMMARY_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)

@@ -105,3 +105,15 @@ def test_english_help_keeps_click_words(tmp_path: Path) -> None:
     assert "\nOptions:\n" in result.stdout
     assert "\nCommands:\n" in result.stdout
     assert "Show this message and exit." in result.stdout
+
+
+def test_english_command_summaries_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(os.environ, "COLUMNS", "80")
+
+    result = run_termchat(tmp_path, "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert ",..." not in result.stdout
+    assert "transformers versions, devices and paths." in " ".join(result.stdout.split())
+    for line in result.stdout.splitlines():
+        assert cell_width(line) <= 80, line
