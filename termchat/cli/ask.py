@@ -91,7 +91,7 @@ def run_ask(
     except KeyboardInterrupt:
         return AskResult(EXIT_INTERRUPTED)
     except EngineError as error:
-        return _fail(stderr, str(error), debug)
+        return _fail(stderr, str(error), debug, model=spec.model)
 
     recorder = None
     if open_recorder is not None:
@@ -99,9 +99,10 @@ def run_ask(
             recorder = open_recorder()
         except StoreError as error:
             backend.close()
-            return _fail(stderr, str(error), debug)
+            return _fail(stderr, str(error), debug, model=spec.model)
         recorder.add_user_message(prompt)
 
+    conversation_id = recorder.conversation_id if recorder is not None else None
     stream = None
     wrote_text = False
     if recorder is not None:
@@ -133,11 +134,11 @@ def run_ask(
         return _finish(result, recorder, settings, stderr)
     except GenerationError as error:
         _end_line(stdout, wrote_text)
-        result = _fail(stderr, str(error), debug, reply=error.reply)
+        result = _fail(stderr, str(error), debug, reply=error.reply, model=spec.model, conversation_id=conversation_id)
         return _finish(result, recorder, settings, stderr)
     except EngineError as error:
         _end_line(stdout, wrote_text)
-        result = _fail(stderr, str(error), debug)
+        result = _fail(stderr, str(error), debug, model=spec.model, conversation_id=conversation_id)
         return _finish(result, recorder, settings, stderr)
     finally:
         backend.close()
@@ -211,8 +212,18 @@ def _silence_stdout(stdout: TextIO) -> None:
     os.close(devnull)
 
 
-def _fail(stderr: TextIO, message: str, debug: bool, reply: Reply | None = None) -> AskResult:
-    logger.error("ask failed: %s", message)
+def _fail(
+    stderr: TextIO,
+    message: str,
+    debug: bool,
+    reply: Reply | None = None,
+    *,
+    model: str,
+    conversation_id: str | None = None,
+) -> AskResult:
+    # A warning without a traceback, because the message already names the
+    # cause and the fix. --debug prints the traceback on stderr.
+    logger.warning("ask failed (model %s, conversation %s): %s", model, conversation_id or "none", message)
     if debug:
         traceback.print_exc(file=stderr)
     stderr.write(message + "\n")
@@ -329,9 +340,9 @@ def ask(
         _check_choice("--device", device, DEVICES)
         _check_choice("--dtype", dtype, DTYPES)
     except (ConfigError, SettingsError, ValueError) as error:
-        _stop(store, error, EXIT_USAGE)
+        _stop(store, error, EXIT_USAGE, session)
     except StoreError as error:
-        _stop(store, error, EXIT_FAILURE)
+        _stop(store, error, EXIT_FAILURE, session)
 
     model_id = model or (conversation.model if conversation is not None else config.model)
     spec = ModelSpec(
@@ -346,7 +357,7 @@ def ask(
         try:
             history = history_from_store(store.messages(conversation.id))
         except StoreError as error:
-            _stop(store, error, EXIT_FAILURE)
+            _stop(store, error, EXIT_FAILURE, session)
 
     # run_ask calls it once the model has loaded, so a failed load leaves no conversation behind.
     open_recorder = None
@@ -399,8 +410,9 @@ def _open_recorder(
     return ConversationRecorder(store, conversation.id)
 
 
-def _stop(store: Any, error: Exception, exit_code: int) -> NoReturn:
-    """Close the store, print `error` as one line on stderr and exit with `exit_code`."""
+def _stop(store: Any, error: Exception, exit_code: int, session: str | None) -> NoReturn:
+    """Log `error` as a warning, close the store, print `error` as one line on stderr and exit with `exit_code`."""
+    logger.warning("ask stopped before loading the model (session %s): %s", session or "none", error)
     _close(store)
     typer.echo(str(error), err=True)
     raise typer.Exit(exit_code) from None
