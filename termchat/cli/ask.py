@@ -7,6 +7,7 @@ the model loads.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -14,7 +15,7 @@ import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -24,7 +25,7 @@ from termchat.i18n import _
 if TYPE_CHECKING:
     from termchat.engine import ChatBackend, ChatMessage, ModelSpec, Reply
     from termchat.engine.settings import GenerationSettings
-    from termchat.store import ConversationRecorder, StoredMessage
+    from termchat.store import Conversation, ConversationRecorder, Store, StoredMessage
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class AskResult:
 
 
 BackendLoader = Callable[["ModelSpec"], "ChatBackend"]
+RecorderOpener = Callable[[], "ConversationRecorder"]
 
 
 def run_ask(
@@ -62,33 +64,45 @@ def run_ask(
     load: BackendLoader | None = None,
     cancel: threading.Event | None = None,
     history: Sequence[ChatMessage] = (),
-    recorder: ConversationRecorder | None = None,
+    open_recorder: RecorderOpener | None = None,
 ) -> AskResult:
     """Load the model, stream the reply to `prompt` into `stdout`, and return the result.
 
     Writes only the reply (and a final newline) to `stdout`, and at most one
     error line to `stderr`, plus a traceback when `debug` is set. Ctrl+C
     stops the reply, keeps the text written so far and returns exit code 130.
-    `history` contains the earlier turns of a continued conversation. With a
-    `recorder`, the prompt is saved before the model loads and the reply as it
-    streams, with its final status; a failed save is one warning line on
-    `stderr` and does not change the exit code. `load` replaces
-    `termchat.engine.load_backend` in tests.
+    `history` contains the earlier turns of a continued conversation.
+
+    `open_recorder` is called only once the model has loaded, so a failed load
+    saves nothing. The recorder it returns saves the prompt before generation
+    and the reply as it streams, with its final status. A StoreError from
+    `open_recorder` ends the command with exit code 1 before generation. A
+    failed save after that is one warning line on `stderr` and does not
+    change the exit code. `load` replaces `termchat.engine.load_backend` in
+    tests.
     """
     from termchat.engine import ChatMessage, EngineError, GenerationError, load_backend
+    from termchat.store import StoreError
 
     cancel = cancel if cancel is not None else threading.Event()
     loader = load if load is not None else load_backend
-    if recorder is not None:
-        recorder.add_user_message(prompt)
-
     try:
         backend = loader(spec)
     except KeyboardInterrupt:
-        return _finish(AskResult(EXIT_INTERRUPTED), recorder, settings, stderr, reply_started=False)
+        return AskResult(EXIT_INTERRUPTED)
     except EngineError as error:
-        return _finish(_fail(stderr, str(error), debug), recorder, settings, stderr, reply_started=False)
+        return _fail(stderr, str(error), debug, model=spec.model)
 
+    recorder = None
+    if open_recorder is not None:
+        try:
+            recorder = open_recorder()
+        except StoreError as error:
+            backend.close()
+            return _fail(stderr, str(error), debug, model=spec.model)
+        recorder.add_user_message(prompt)
+
+    conversation_id = recorder.conversation_id if recorder is not None else None
     stream = None
     wrote_text = False
     if recorder is not None:
@@ -120,10 +134,12 @@ def run_ask(
         return _finish(result, recorder, settings, stderr)
     except GenerationError as error:
         _end_line(stdout, wrote_text)
-        return _finish(_fail(stderr, str(error), debug, reply=error.reply), recorder, settings, stderr)
+        result = _fail(stderr, str(error), debug, reply=error.reply, model=spec.model, conversation_id=conversation_id)
+        return _finish(result, recorder, settings, stderr)
     except EngineError as error:
         _end_line(stdout, wrote_text)
-        return _finish(_fail(stderr, str(error), debug), recorder, settings, stderr)
+        result = _fail(stderr, str(error), debug, model=spec.model, conversation_id=conversation_id)
+        return _finish(result, recorder, settings, stderr)
     finally:
         backend.close()
 
@@ -139,30 +155,23 @@ def _finish(
     recorder: ConversationRecorder | None,
     settings: GenerationSettings,
     stderr: TextIO,
-    *,
-    reply_started: bool = True,
 ) -> AskResult:
-    """Close the saved reply with the result's status, and warn on stderr when saving failed.
-
-    When the model failed to load no reply was started, so the conversation
-    ends with the user message alone, and the app offers to generate its reply.
-    """
+    """Close the saved reply with the result's status, and warn on stderr when saving failed."""
     if recorder is None:
         return result
 
-    if reply_started:
-        metadata: dict[str, Any] = {"settings": settings.to_dict()}
-        if result.reply is not None:
-            metadata.update(result.reply.metadata.to_dict())
-            status = result.reply.status
-            text = result.reply.text or recorder.reply_text
-        else:
-            status = "stopped"
-            text = recorder.reply_text
-        if result.error:
-            status = "error"
-            metadata["error"] = result.error
-        recorder.finish_reply(text, status, metadata)
+    metadata: dict[str, Any] = {"settings": settings.to_dict()}
+    if result.reply is not None:
+        metadata.update(result.reply.metadata.to_dict())
+        status = result.reply.status
+        text = result.reply.text or recorder.reply_text
+    else:
+        status = "stopped"
+        text = recorder.reply_text
+    if result.error:
+        status = "error"
+        metadata["error"] = result.error
+    recorder.finish_reply(text, status, metadata)
 
     if recorder.pending:
         recorder.flush()
@@ -203,8 +212,18 @@ def _silence_stdout(stdout: TextIO) -> None:
     os.close(devnull)
 
 
-def _fail(stderr: TextIO, message: str, debug: bool, reply: Reply | None = None) -> AskResult:
-    logger.error("ask failed: %s", message)
+def _fail(
+    stderr: TextIO,
+    message: str,
+    debug: bool,
+    reply: Reply | None = None,
+    *,
+    model: str,
+    conversation_id: str | None = None,
+) -> AskResult:
+    # A warning without a traceback, because the message already names the
+    # cause and the fix. --debug prints the traceback on stderr.
+    logger.warning("ask failed (model %s, conversation %s): %s", model, conversation_id or "none", message)
     if debug:
         traceback.print_exc(file=stderr)
     stderr.write(message + "\n")
@@ -286,7 +305,7 @@ def ask(
     """
     from termchat.config import DEVICES, DTYPES, ConfigError, load_config
     from termchat.engine import ModelSpec, SettingsError
-    from termchat.store import ConversationRecorder, StoreError, open_store
+    from termchat.store import StoreError, open_store
     from termchat.log import setup_logging
     from termchat.paths import resolve_paths
 
@@ -321,13 +340,9 @@ def ask(
         _check_choice("--device", device, DEVICES)
         _check_choice("--dtype", dtype, DTYPES)
     except (ConfigError, SettingsError, ValueError) as error:
-        _close(store)
-        typer.echo(str(error), err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+        _stop(store, error, EXIT_USAGE, session)
     except StoreError as error:
-        _close(store)
-        typer.echo(str(error), err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
+        _stop(store, error, EXIT_FAILURE, session)
 
     model_id = model or (conversation.model if conversation is not None else config.model)
     spec = ModelSpec(
@@ -338,20 +353,16 @@ def ask(
     )
 
     history: list[ChatMessage] = []
-    recorder = None
-    try:
-        if conversation is not None:
+    if conversation is not None:
+        try:
             history = history_from_store(store.messages(conversation.id))
-        if store is not None and not no_save:
-            if conversation is None:
-                conversation = store.create_conversation(model_id, settings.to_dict())
-            else:
-                store.update_conversation_settings(conversation.id, model_id, settings.to_dict())
-            recorder = ConversationRecorder(store, conversation.id)
-    except StoreError as error:
-        _close(store)
-        typer.echo(str(error), err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
+        except StoreError as error:
+            _stop(store, error, EXIT_FAILURE, session)
+
+    # run_ask calls it once the model has loaded, so a failed load leaves no conversation behind.
+    open_recorder = None
+    if store is not None and not no_save:
+        open_recorder = functools.partial(_open_recorder, store, conversation, model_id, settings)
 
     _reconfigure_stdout()
     try:
@@ -363,7 +374,7 @@ def ask(
             stderr=sys.stderr,
             debug=debug,
             history=history,
-            recorder=recorder,
+            open_recorder=open_recorder,
         )
     finally:
         _close(store)
@@ -381,6 +392,30 @@ def _saved_settings(saved: dict[str, Any], fallback: GenerationSettings) -> Gene
     except SettingsError as error:
         logger.warning("ignoring saved settings of the conversation: %s", error)
         return fallback
+
+
+def _open_recorder(
+    store: Store, conversation: Conversation | None, model_id: str, settings: GenerationSettings
+) -> ConversationRecorder:
+    """Create the conversation, or save the model and settings of the continued one, and return its recorder.
+
+    Raises StoreError.
+    """
+    from termchat.store import ConversationRecorder
+
+    if conversation is None:
+        conversation = store.create_conversation(model_id, settings.to_dict())
+    else:
+        store.update_conversation_settings(conversation.id, model_id, settings.to_dict())
+    return ConversationRecorder(store, conversation.id)
+
+
+def _stop(store: Any, error: Exception, exit_code: int, session: str | None) -> NoReturn:
+    """Log `error` as a warning, close the store, print `error` as one line on stderr and exit with `exit_code`."""
+    logger.warning("ask stopped before loading the model (session %s): %s", session or "none", error)
+    _close(store)
+    typer.echo(str(error), err=True)
+    raise typer.Exit(exit_code) from None
 
 
 def _close(store: Any) -> None:

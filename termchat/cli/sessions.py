@@ -306,9 +306,14 @@ def _run(ctx: typer.Context, call):  # type: ignore[no-untyped-def]
 
 
 def _fail(ctx: typer.Context, message: str, error: BaseException | None = None) -> NoReturn:
-    """Print `message` on stderr and exit with status 1. With --debug, print the traceback first."""
+    """Print `message` on stderr and exit with status 1. With --debug, print the traceback first.
+
+    When `error` is given (a StoreError in every caller), it is also logged as a
+    warning without a traceback, because `message` already names the cause and the fix.
+    """
     if error is not None:
-        logger.error("sessions: %s", message, exc_info=error)
+        conversation_id = ctx.params.get("conversation_id")
+        logger.warning("sessions %s failed (conversation %s): %s", ctx.info_name, conversation_id or "none", message)
         if _debug(ctx):
             import traceback
 

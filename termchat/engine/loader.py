@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -261,11 +262,7 @@ def download_from_hub(source: ModelSource, trust_remote_code: bool, report: Prog
             )
         ) from error
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as error:
-        logger.warning("no cached copy of %s and no network: %s", model, error)
-        raise ModelLoadError(
-            _("Hub model '{model}' is not in the cache and the Hub cannot be reached; connect to the network "
-              "once to download it, or pass a local folder or .gguf file.").format(model=model)
-        ) from error
+        raise _not_cached_error(model, error) from error
     except OSError as error:
         logger.exception("downloading %s failed", model)
         raise ModelLoadError(
@@ -274,6 +271,44 @@ def download_from_hub(source: ModelSource, trust_remote_code: bool, report: Prog
             )
         ) from error
     return ModelSource(kind="folder", model_id=model, path=folder)
+
+
+def _not_cached_error(model: str, error: Exception) -> ModelLoadError:
+    """Return the error for a Hub model that is not cached, with the fix for offline mode or a missing network."""
+    variables = offline_variables(os.environ)
+    if variables:
+        logger.warning("no cached copy of %s and offline mode is on (%s): %s", model, ", ".join(variables), error)
+        settings = ", ".join(f"{name}={os.environ[name]}" for name in variables)
+        return ModelLoadError(
+            _("Hub model '{model}' is not in the cache and offline mode is on ({settings}); to download it "
+              "once, run `unset {names}` and connect to the network, or pass a local folder or .gguf file.").format(
+                model=model, settings=settings, names=" ".join(variables)
+            )
+        )
+
+    logger.warning("no cached copy of %s and no network: %s", model, error)
+    return ModelLoadError(
+        _("Hub model '{model}' is not in the cache and the Hub cannot be reached; connect to the network "
+          "once to download it, or pass a local folder or .gguf file.").format(model=model)
+    )
+
+
+def offline_variables(environ: Mapping[str, str]) -> list[str]:
+    """Return the names of the variables in `environ` that turn on huggingface_hub's offline mode.
+
+    huggingface_hub 2.4 reads HF_HUB_OFFLINE, or TRANSFORMERS_OFFLINE when
+    HF_HUB_OFFLINE is unset or empty, and takes 1, ON, YES and TRUE in any case
+    as true. The list is empty when offline mode is off. It contains both names
+    when both are true, because unsetting only one would leave the other in force.
+    """
+    from huggingface_hub.constants import ENV_VARS_TRUE_VALUES
+
+    def is_true(value: str | None) -> bool:
+        return value is not None and value.upper() in ENV_VARS_TRUE_VALUES
+
+    if not is_true(environ.get("HF_HUB_OFFLINE") or environ.get("TRANSFORMERS_OFFLINE")):
+        return []
+    return [name for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE") if is_true(environ.get(name))]
 
 
 class _NullWriter(io.TextIOBase):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
 import subprocess
@@ -250,6 +251,30 @@ def test_ask_missing_model_fails(cli_app, tmp_path):
     assert result.stderr.count("\n") == 1
     assert str(missing) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ask_missing_model_logs_warning(cli_app, tmp_path, caplog):
+    missing = tmp_path / "no_model"
+    result = invoke(cli_app, ["--model", str(missing), "hi"])
+
+    assert result.exit_code == EXIT_FAILURE
+    records = [record for record in caplog.records if record.name == "termchat.cli.ask"]
+    assert len(records) == 1
+    assert records[0].levelno == logging.WARNING
+    assert records[0].exc_info is None
+    assert str(missing) in records[0].getMessage()
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+def test_ask_unknown_session_logs_warning(cli_app, caplog):
+    result = invoke(cli_app, ["--session", "ffffffff", "hi"])
+
+    assert result.exit_code == EXIT_FAILURE
+    records = [record for record in caplog.records if record.name == "termchat.cli.ask"]
+    assert len(records) == 1
+    assert records[0].levelno == logging.WARNING
+    assert records[0].exc_info is None
+    assert "ffffffff" in records[0].getMessage()
 
 
 def test_ask_uncached_hub_model_fails_offline(cli_app):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -155,6 +156,20 @@ def test_unknown_prefix_fails(store: Store) -> None:
         result = invoke(*command)
         assert_one_line_error(result, repr(unused))
         assert result.exit_code == 1
+
+
+def test_unknown_id_logs_warning(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    make_conversation(store, "only one")
+
+    result = invoke("show", "zzzz")
+
+    assert result.exit_code == 1
+    records = [record for record in caplog.records if record.name == "termchat.cli.sessions"]
+    assert len(records) == 1
+    assert records[0].levelno == logging.WARNING
+    assert records[0].exc_info is None
+    assert "zzzz" in records[0].getMessage()
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 def test_ambiguous_prefix_lists_candidates(store: Store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -24,6 +25,17 @@ LOAD_SCRIPT = textwrap.dedent(
     except ModelLoadError as error:
         result["missing_error"] = str(error)
     print(json.dumps(result))
+    """
+)
+
+MISSING_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from termchat.engine import ModelLoadError, ModelSpec, load_backend
+    try:
+        load_backend(ModelSpec(model=sys.argv[1]))
+    except ModelLoadError as error:
+        print(error)
     """
 )
 
@@ -70,4 +82,35 @@ def test_hub_download_reports_bytes_then_loads_offline(tiny_gpt2_dir, tmp_path):
     assert offline["model_id"] == REPO_ID
     assert all(report[0] == "load" for report in offline["reports"])
     assert "not in the cache" in offline["missing_error"]
+    assert "`unset HF_HUB_OFFLINE TRANSFORMERS_OFFLINE`" in offline["missing_error"]
     assert hub.requests == []
+
+
+def test_unreachable_hub_says_connect(tmp_path):
+    # A socket that is bound but not listening refuses connections, so the Hub cannot be reached.
+    with socket.socket() as closed_port:
+        closed_port.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed_port.getsockname()[1]}"
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "HF_HOME": str(tmp_path / "hf_home"),
+            "HF_ENDPOINT": endpoint,
+            "HF_HUB_OFFLINE": "0",
+            "TRANSFORMERS_OFFLINE": "0",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", MISSING_SCRIPT, REPO_ID],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+
+    assert result.returncode == 0, result.stderr
+    message = result.stdout.strip()
+    assert f"'{REPO_ID}' is not in the cache" in message
+    assert "the Hub cannot be reached; connect to the network" in message
+    assert "offline mode" not in message

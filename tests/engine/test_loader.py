@@ -9,7 +9,7 @@ import types
 import pytest
 
 from termchat.engine import LoadProgress, ModelLoadError, ModelSpec, load_backend
-from termchat.engine.loader import make_download_bar_class
+from termchat.engine.loader import make_download_bar_class, offline_variables
 from termchat.engine.source import choose_device, choose_dtype, resolve_source
 
 
@@ -209,11 +209,57 @@ def test_out_of_memory_while_loading(tiny_gpt2_dir, monkeypatch):
     assert_one_line(caught.value, "Out of memory", str(tiny_gpt2_dir), "smaller model")
 
 
-def test_hub_model_not_cached_offline():
+def test_hub_model_not_cached_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
     with pytest.raises(ModelLoadError) as caught:
         load_backend(ModelSpec(model="gpt2"))
 
-    assert_one_line(caught.value, "'gpt2'", "not in the cache")
+    assert_one_line(
+        caught.value,
+        "'gpt2'",
+        "not in the cache",
+        "offline mode is on (HF_HUB_OFFLINE=1, TRANSFORMERS_OFFLINE=1)",
+        "`unset HF_HUB_OFFLINE TRANSFORMERS_OFFLINE`",
+    )
+    assert "cannot be reached" not in str(caught.value)
+
+
+def test_hub_model_not_cached_unreachable(monkeypatch):
+    import huggingface_hub
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def unreachable(repo_id, **kwargs):
+        raise LocalEntryNotFoundError("An error happened while trying to locate the files on the Hub")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
+    with pytest.raises(ModelLoadError) as caught:
+        load_backend(ModelSpec(model="gpt2"))
+
+    assert_one_line(caught.value, "'gpt2'", "not in the cache", "cannot be reached", "connect to the network")
+    assert "offline mode" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, []),
+        ({"HF_HUB_OFFLINE": "1"}, ["HF_HUB_OFFLINE"]),
+        ({"HF_HUB_OFFLINE": "yes"}, ["HF_HUB_OFFLINE"]),
+        ({"HF_HUB_OFFLINE": "0"}, []),
+        ({"TRANSFORMERS_OFFLINE": "true"}, ["TRANSFORMERS_OFFLINE"]),
+        ({"HF_HUB_OFFLINE": "", "TRANSFORMERS_OFFLINE": "ON"}, ["TRANSFORMERS_OFFLINE"]),
+        # huggingface_hub reads TRANSFORMERS_OFFLINE only when HF_HUB_OFFLINE is unset or empty.
+        ({"HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "1"}, []),
+        ({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "0"}, ["HF_HUB_OFFLINE"]),
+        ({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}, ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"]),
+    ],
+)
+def test_offline_variables(environ, expected):
+    assert offline_variables(environ) == expected
 
 
 def test_unknown_hub_id(monkeypatch):
