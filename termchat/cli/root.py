@@ -254,6 +254,7 @@ def register(app: Any) -> None:
             typer.Option(
                 "--model",
                 "-m",
+                metavar="MODEL",
                 help=_("Hub id, local model folder or .gguf file to chat with. Default: the config file's model, else gpt2."),
             ),
         ] = None,
@@ -261,6 +262,7 @@ def register(app: Any) -> None:
             str | None,
             typer.Option(
                 "--device",
+                metavar="DEVICE",
                 help=_("Device to run the model on: {devices}. Default: auto.").format(devices=", ".join(DEVICES)),
             ),
         ] = None,
@@ -268,6 +270,7 @@ def register(app: Any) -> None:
             str | None,
             typer.Option(
                 "--dtype",
+                metavar="DTYPE",
                 help=_("Weight precision: {dtypes}. Default: auto.").format(dtypes=", ".join(DTYPES)),
             ),
         ] = None,
@@ -284,6 +287,7 @@ def register(app: Any) -> None:
             Path | None,
             typer.Option(
                 "--data-dir",
+                metavar="DIR",
                 help=_("Keep the database, config, cache and logs under this folder (sets {variable}).").format(
                     variable=HOME_ENV
                 ),
@@ -293,6 +297,7 @@ def register(app: Any) -> None:
             str | None,
             typer.Option(
                 "--lang",
+                metavar="LANG",
                 help=_("Language of the interface, such as en or zh_CN. Default: config file, else the locale."),
             ),
         ] = None,

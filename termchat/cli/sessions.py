@@ -87,7 +87,7 @@ def sessions(ctx: typer.Context) -> None:
 
 def list_command(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help=_("Maximum number of conversations to list."))] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help=_("Maximum number of conversations to list."))] = 50,
 ) -> None:
     """List saved conversations, most recent activity first."""
     with _open(ctx) as store:
@@ -155,8 +155,8 @@ def show_command(
 
 def search_command(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help=_("Words to find; a message matches when it contains all of them."))],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help=_("Maximum number of matches to print."))] = 20,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help=_("Words to find; a message matches when it contains all of them."))],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help=_("Maximum number of matches to print."))] = 20,
 ) -> None:
     """Search the text of every saved message."""
     with _open(ctx) as store:
@@ -177,7 +177,7 @@ def search_command(
 def rename_command(
     ctx: typer.Context,
     conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
-    title: Annotated[str, typer.Argument(help=_("New title."))],
+    title: Annotated[str, typer.Argument(metavar="TITLE", help=_("New title."))],
 ) -> None:
     """Give a conversation a new title."""
     if not title.strip():
@@ -215,10 +215,10 @@ def export_command(
     conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
     export_format: Annotated[
         ExportFormat,
-        typer.Option("--format", "-f", case_sensitive=False, help=_("md for reading, json for 'termchat sessions import'.")),
+        typer.Option("--format", "-f", case_sensitive=False, metavar="md|json", help=_("md for reading, json for 'termchat sessions import'.")),
     ] = ExportFormat.md,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help=_("File to write; standard output when omitted."))
+        Path | None, typer.Option("--output", "-o", metavar="FILE", help=_("File to write; standard output when omitted."))
     ] = None,
 ) -> None:
     """Write a conversation as Markdown or as JSON that 'import' reads back."""
