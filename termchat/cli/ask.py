@@ -248,9 +248,21 @@ def read_prompt(prompt: str | None, stdin: TextIO) -> str:
 
 
 def build_settings(base: GenerationSettings, options: dict[str, Any]) -> GenerationSettings:
-    """Apply the command-line values that were given over `base`; raises SettingsError."""
+    """Apply the command-line values that were given over `base`.
+
+    Raises SettingsError whose message names the command-line option, such
+    as "--top-k", for an invalid option value.
+    """
+    from termchat.engine import SettingsError
+
     given = {name: value for name, value in options.items() if value is not None}
-    return base.from_mapping(given, base=base)
+    try:
+        return base.from_mapping(given, base=base)
+    except SettingsError as error:
+        if error.field not in given:
+            raise
+        option = "--system" if error.field == "system_prompt" else "--" + error.field.replace("_", "-")
+        raise SettingsError(error.field, error.value, f"{option}: {error.detail}", error.detail) from None
 
 
 def ask(

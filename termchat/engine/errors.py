@@ -29,9 +29,15 @@ class GenerationError(EngineError):
 
 
 class SettingsError(EngineError, ValueError):
-    """A generation setting is invalid."""
+    """A generation setting is invalid.
 
-    def __init__(self, field: str, value: object, message: str) -> None:
+    The message starts with the setting's name, as the config file spells
+    it. `detail` is the same message without the name, for a place that
+    names the setting itself, such as a form field or a command-line option.
+    """
+
+    def __init__(self, field: str, value: object, message: str, detail: str | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.value = value
+        self.detail = detail if detail is not None else message

@@ -77,6 +77,9 @@ class GenerationSettings:
                   "use a value from 1 to {limit}.").format(
                     value=self.max_new_tokens, size=context_size, limit=context_size - 1
                 ),
+                _("{value} does not fit the model's context of {size} tokens; use a value from 1 to {limit}.").format(
+                    value=self.max_new_tokens, size=context_size, limit=context_size - 1
+                ),
             )
 
 
@@ -87,6 +90,7 @@ def _invalid(field: str, value: object, expected: str) -> SettingsError:
         _("{field}: invalid value {value!r}; expected {expected}.").format(
             field=field, value=value, expected=expected
         ),
+        _("Invalid value {value!r}; expected {expected}.").format(value=value, expected=expected),
     )
 
 

@@ -225,7 +225,8 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         try:
             self._check(name, self._field_text(name))
         except SettingsError as error:
-            self._set_error(name, str(error))
+            # The error sits under the field's label, so it leaves out the setting's name.
+            self._set_error(name, error.detail)
             return False
         self._set_error(name, "")
         return True
