@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from termchat.engine import GenerationSettings, SettingsError
@@ -62,6 +64,48 @@ def range_hint(field: str, context_size: int | None) -> str:
 
 def _input_text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+if TYPE_CHECKING:
+    _WidgetBase = Widget
+else:
+    _WidgetBase = object
+
+
+class _OwnBindingsMixin(_WidgetBase):
+    """Run the widget's own key bindings when the widget handles the key.
+
+    Textual 8.2.8 runs a focused widget's bindings only when the unhandled Key
+    event has bubbled back to the App, and looks them up on the widget focused
+    at that moment. After Enter or Tab moved the focus in the same burst, a key
+    typed before it ran the next field's binding: "ctrl+k 5 enter" emptied
+    Top-k. Keys without a binding here still bubble up to the screen and app.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.check_consume_key(event.key, event.character):
+            return  # The widget's own Key handler inserts the character.
+        bindings = self._bindings.copy()
+        keymap = self.app._keymap
+        if keymap:
+            bindings.apply_keymap(keymap)
+        for binding in bindings.key_to_bindings.get(event.key, ()):
+            # Priority bindings were already checked when the app received the key.
+            if not binding.priority and await self.app.run_action(binding.action, self):
+                event.stop()
+                return
+
+
+class _FieldInput(_OwnBindingsMixin, Input):
+    pass
+
+
+class _PromptArea(_OwnBindingsMixin, TextArea):
+    pass
+
+
+class _FormButton(_OwnBindingsMixin, Button):
+    pass
 
 
 class SettingsScreen(ModalScreen[SettingsResult | None]):
@@ -145,9 +189,10 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         # With the Screen's own Tab bindings, keys typed right after Tab reached the
         # field being left: "Tab 2 0" in one burst changed the temperature. Enter in
         # a number field had the same problem while the Input's own binding handled it.
-        Binding("tab", "app.focus_next", _("Next field"), show=False, priority=True, id="settings_next_field"),
+        # Each action first waits until the focused widget has handled the keys typed before it.
+        Binding("tab", "next_field", _("Next field"), show=False, priority=True, id="settings_next_field"),
         Binding(
-            "shift+tab", "app.focus_previous", _("Previous field"), show=False, priority=True,
+            "shift+tab", "previous_field", _("Previous field"), show=False, priority=True,
             id="settings_previous_field",
         ),
         Binding(
@@ -172,7 +217,7 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     with Vertical(classes="field"):
                         with Horizontal():
                             yield Label(_(label), classes="field-label")
-                            yield Input(
+                            yield _FieldInput(
                                 value=_input_text(getattr(self.original, name)),
                                 id=name,
                                 select_on_focus=True,
@@ -185,12 +230,12 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                         yield Static(range_hint("system_prompt", None), classes="field-hint", markup=False)
                     # A TextArea sends control characters to the terminal, so they are shown
                     # in caret notation. An edited prompt keeps that visible form.
-                    yield TextArea(self._shown_prompt, id="system_prompt", soft_wrap=True)
+                    yield _PromptArea(self._shown_prompt, id="system_prompt", soft_wrap=True)
             yield Static("", id="form-error", classes="-empty", markup=False)
             with Horizontal(id="buttons"):
-                yield Button(_("Save"), variant="primary", id="save")
-                yield Button(_("Save as default"), id="save-default")
-                yield Button(_("Cancel"), id="cancel")
+                yield _FormButton(_("Save"), variant="primary", id="save")
+                yield _FormButton(_("Save as default"), id="save-default")
+                yield _FormButton(_("Cancel"), id="cancel")
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -253,15 +298,41 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         if event.input.id is not None:
             self._validate_field(event.input.id)
 
-    def action_accept_field(self) -> None:
+    async def _wait_for_earlier_keys(self) -> None:
+        """Wait until the focused widget has handled every key the app forwarded to it earlier.
+
+        The app forwards each key to the focused widget's message queue and reads
+        the next key at once, so keys typed in the same burst as Enter or Tab may
+        still be queued there. The app reads no further key while this waits.
+        """
+        # NOTE: this waits forever if the widget's key handling waits for the app.
+        # No binding of the form's Input, TextArea and Button does that in Textual 8.2.8.
+        focused = self.focused
+        if focused is None:
+            return
+        handled = asyncio.Event()
+        if focused.call_later(handled.set):
+            await handled.wait()
+
+    async def action_next_field(self) -> None:
+        await self._wait_for_earlier_keys()
+        self.focus_next()
+
+    async def action_previous_field(self) -> None:
+        await self._wait_for_earlier_keys()
+        self.focus_previous()
+
+    async def action_accept_field(self) -> None:
         """Validate the focused number field and move to the next field if the value is valid.
 
-        Raises SkipAction anywhere else, so Enter still presses a button and
-        adds a line to the system prompt.
+        The value checked includes every key typed before Enter. Raises
+        SkipAction anywhere else, so Enter still presses a button and adds a
+        line to the system prompt.
         """
         focused = self.focused
         if not isinstance(focused, Input) or focused.id not in INPUT_FIELD_NAMES:
             raise SkipAction()
+        await self._wait_for_earlier_keys()
         if self._validate_field(focused.id):
             self.focus_next()
 
