@@ -11,7 +11,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -40,9 +39,8 @@ _RESET = "\x1b[0m"
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-class ExportFormat(str, Enum):
-    md = "md"
-    json = "json"
+EXPORT_FORMATS = ("md", "json")
+"""Values of `sessions export --format`."""
 
 
 def register(app: typer.Typer) -> None:
@@ -214,17 +212,24 @@ def export_command(
     ctx: typer.Context,
     conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
     export_format: Annotated[
-        ExportFormat,
-        typer.Option("--format", "-f", case_sensitive=False, metavar="md|json", help=_("md for reading, json for 'termchat sessions import'.")),
-    ] = ExportFormat.md,
+        str,
+        typer.Option("--format", "-f", metavar="md|json", help=_("md for reading, json for 'termchat sessions import'.")),
+    ] = "md",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", metavar="FILE", help=_("File to write; standard output when omitted."))
     ] = None,
 ) -> None:
     """Write a conversation as Markdown or as JSON that 'import' reads back."""
+    # A str checked here, not an Enum: Typer's Enum check prefixed its error with "Value error,".
+    export_format = export_format.lower()
+    if export_format not in EXPORT_FORMATS:
+        raise typer.BadParameter(
+            _("'{value}' is not one of {choices}.").format(value=export_format, choices=", ".join(EXPORT_FORMATS)),
+            param_hint="'--format' / '-f'",
+        )
     with _open(ctx) as store:
         conversation = _resolve(ctx, store, conversation_id)
-        text = _run(ctx, lambda: store.export_conversation(conversation.id, export_format.value))
+        text = _run(ctx, lambda: store.export_conversation(conversation.id, export_format))
 
     if output is None:
         # Written as UTF-8 bytes and not through click.echo, which would strip

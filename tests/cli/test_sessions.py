@@ -276,6 +276,17 @@ def test_export_rejects_format(store: Store) -> None:
     result = invoke("export", conversation_id, "--format", "html")
 
     assert result.exit_code == 2
+    assert "'html' is not one of md, json." in result.stderr
+    assert "Value error" not in result.stderr
+
+
+def test_export_format_ignores_case(store: Store) -> None:
+    conversation_id = make_conversation(store, "x")
+
+    result = invoke("export", conversation_id, "--format", "JSON")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("{")
 
 
 def test_import_round_trip(store: Store, tmp_path: Path) -> None:
