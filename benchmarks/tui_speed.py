@@ -58,6 +58,8 @@ Bare().run()
 TERMCHAT_APP = "import sys; sys.argv[0] = 'termchat'; from termchat.cli import main; main()"
 PROMPT = "Write a short story about a lighthouse keeper."
 FIRST_PAINT_TIMEOUT = 60.0
+KEY_TIMEOUT = 10.0
+"""Seconds a timed key may take to reach the composer before the benchmark fails."""
 
 
 def default_model() -> str:
@@ -240,7 +242,9 @@ async def keypress_latencies(model: str, presses: int) -> list[float]:
         chat = app.chat
         chat.composer.load_text(PROMPT)
         await pilot.press("enter")
-        while not chat.generating or not chat.message_list.entries[-1].content:
+        # Wait for the first text of the reply, or for its end: a reply can end at
+        # a turn marker long before max_new_tokens, and then no key is timed.
+        while not chat.message_list.entries[-1].content and (chat.generating or len(chat.message_list.entries) < 2):
             await pilot.pause(0.001)
         for index in range(presses):
             if not chat.generating:
@@ -251,6 +255,8 @@ async def keypress_latencies(model: str, presses: int) -> list[float]:
             # Posted to the app, as the terminal driver does, so bindings are checked first.
             app.post_message(events.Key(character, character))
             while chat.composer.text != expected:
+                if time.perf_counter() - started > KEY_TIMEOUT:
+                    raise RuntimeError(f"key {index + 1} did not reach the composer in {KEY_TIMEOUT} s")
                 await asyncio.sleep(0.0005)
             latencies.append(time.perf_counter() - started)
             await asyncio.sleep(0.02)
@@ -302,6 +308,8 @@ def main() -> None:
         print(json.dumps(results["tokens_per_second"], indent=2), flush=True)
     if "keys" in parts:
         latencies = asyncio.run(keypress_latencies(model, arguments.presses))
+        if not latencies:
+            sys.exit("the reply ended before the first key was timed; try a larger model")
         results["keypress_latency"] = {
             "presses": len(latencies),
             "median_ms": statistics.median(latencies) * 1000,
