@@ -210,7 +210,17 @@ class TermchatApp(App[None]):
                 severity="warning",
                 markup=False,
             )
-        self.set_keymap({key: value for key, value in self.config.keys.items() if key in known})
+        keymap = {key: value for key, value in self.config.keys.items() if key in known}
+        conflicts = self.keymap_conflicts(keymap)
+        if conflicts:
+            self.notify(
+                _("Keys given to two actions by [keys] in the config file: {conflicts}. "
+                  "Only one of them works; give the other a free key.").format(conflicts="; ".join(conflicts)),
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
+        self.set_keymap(keymap)
 
     # Model loading.
 
@@ -262,7 +272,7 @@ class TermchatApp(App[None]):
             return
         log.warning("Model load failed: %s", message)
         if self.backend is not None and self._backend_spec is not None:
-            # A model loaded earlier is still there and keeps answering.
+            # The model loaded earlier is still loaded and replies to the next message.
             self.spec = self._backend_spec
             self.chat.show_load_error_keeping_model(message, self.backend)
             return
@@ -377,12 +387,8 @@ class TermchatApp(App[None]):
 
     # Help and the command palette.
 
-    def binding_rows(self) -> list[tuple[str, str, str]]:
-        """Return (keys, description, binding id) for every termchat binding, after remapping.
-
-        Each description starts with the screen where the binding works, because
-        the same key (Esc, for one) does different things on different screens.
-        """
+    def _binding_groups(self) -> list[tuple[str, list[Binding]]]:
+        """Return (screen name, bindings) for the app, first, and for each screen."""
         # Imported here, like in the actions above, to keep these screens out of the first paint.
         from termchat.tui.screens.confirm import ConfirmScreen
         from termchat.tui.screens.help import HelpScreen
@@ -390,7 +396,7 @@ class TermchatApp(App[None]):
         from termchat.tui.screens.sessions import RowTable, SessionsScreen
         from termchat.tui.screens.settings import SettingsScreen
 
-        groups = (
+        groups = [
             (_("All screens"), self.BINDINGS),
             (_("Chat"), [*ChatScreen.BINDINGS, *Composer.BINDINGS, *ChatMessage.BINDINGS]),
             (_("Sessions"), [*SessionsScreen.BINDINGS, *RowTable.BINDINGS]),
@@ -398,9 +404,42 @@ class TermchatApp(App[None]):
             (_("Help"), HelpScreen.BINDINGS),
             (_("Confirmation"), ConfirmScreen.BINDINGS),
             (_("Rename"), RenameScreen.BINDINGS),
-        )
+        ]
+        return [(screen, [binding for binding in bindings if isinstance(binding, Binding)]) for screen, bindings in groups]
+
+    def keymap_conflicts(self, keymap: dict[str, str]) -> list[str]:
+        """Return "key (Action, Action)" for each key that `keymap` gives to two actions of one screen.
+
+        A screen's keys include those that work on every screen. Only a key
+        that `keymap` assigns counts, so the default keys never conflict here.
+        """
+        groups = self._binding_groups()
+        app_bindings = groups[0][1]
+        conflicts: list[str] = []
+        for _screen, screen_bindings in groups:
+            actions_by_key: dict[str, list[Binding]] = {}
+            scope = screen_bindings if screen_bindings is app_bindings else [*app_bindings, *screen_bindings]
+            for binding in scope:
+                assert binding.id is not None
+                for key in keymap.get(binding.id, binding.key).split(","):
+                    actions_by_key.setdefault(key.strip(), []).append(binding)
+            for key, bindings in actions_by_key.items():
+                ids = {binding.id for binding in bindings}
+                if len(ids) > 1 and ids & set(keymap):
+                    names = ", ".join(dict.fromkeys(_(binding.description) for binding in bindings))
+                    conflict = f"{key} ({names})"
+                    if conflict not in conflicts:
+                        conflicts.append(conflict)
+        return conflicts
+
+    def binding_rows(self) -> list[tuple[str, str, str]]:
+        """Return (keys, description, binding id) for every termchat binding, after remapping.
+
+        Each description starts with the screen where the binding works, because
+        the same key (Esc, for one) does different things on different screens.
+        """
         rows: list[tuple[str, str, str]] = []
-        for screen, bindings in groups:
+        for screen, bindings in self._binding_groups():
             for binding in bindings:
                 assert isinstance(binding, Binding) and binding.id is not None
                 keys = self._keymap.get(binding.id, binding.key)

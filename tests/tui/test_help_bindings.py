@@ -76,3 +76,28 @@ async def test_help_shows_remapped_screen_key(store: Store) -> None:
 
         assert keys["sessions_delete"] == "x"
         assert keys["settings_save"] == "^w"
+
+
+@pytest.mark.parametrize(
+    ("keymap", "expected"),
+    [
+        ({"regenerate": "ctrl+q"}, ["ctrl+q (Quit, Regenerate)"]),
+        ({"stop": "ctrl+o"}, ["ctrl+o (Sessions, Stop reply)"]),
+        ({"sessions_delete": "x", "settings_save": "ctrl+w"}, []),
+        ({}, []),
+    ],
+)
+def test_keymap_conflicts(store: Store, keymap: dict[str, str], expected: list[str]) -> None:
+    app = make_app(store, FakeBackend())
+
+    assert app.keymap_conflicts(keymap) == expected
+
+
+async def test_key_conflict_reported(store: Store) -> None:
+    config = Config(model="fake", keys={"regenerate": "ctrl+q"})
+    app = make_app(store, FakeBackend(), config=config)
+    async with app.run_test() as pilot:
+        await wait_for_model(pilot)
+
+        [notice] = [text for text in notifications(app) if "two actions" in text]
+        assert "ctrl+q (Quit, Regenerate)" in notice
