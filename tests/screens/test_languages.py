@@ -22,8 +22,8 @@ pytestmark = [
 
 async def test_sessions_heading_in_chinese(store):
     assert set_language("zh_CN") == "zh_CN"
-    translated = _("Conversations")
-    assert translated != "Conversations"
+    translated = _("Sessions")
+    assert translated != "Sessions"
 
     app = ScreenHost(SessionsScreen(store))
     async with app.run_test() as pilot:

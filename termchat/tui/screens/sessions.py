@@ -216,7 +216,7 @@ class SessionsScreen(Screen[SessionsResult | None]):
         """Widths of the cut columns, set from the terminal's width at mount."""
 
     def compose(self) -> ComposeResult:
-        yield Label(_("Conversations"), id="heading")
+        yield Label(_("Sessions"), id="heading")
         yield Input(placeholder=_("Search all messages"), id="search")
         yield Static("", id="status", classes="-empty", markup=False)
         yield RowTable(cursor_type="row", zebra_stripes=True, id="conversations")
