@@ -15,11 +15,11 @@ not translated.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 import typer
+from rich.cells import cell_len, get_character_cell_size
 from typer.core import TyperCommand, TyperGroup
 
 from termchat.i18n import N_, _
@@ -38,12 +38,7 @@ NO_BREAK_AFTER = frozenset("（「『《〈【〔([{")
 
 
 def _is_wide(char: str) -> bool:
-    return unicodedata.east_asian_width(char) in ("W", "F")
-
-
-def cell_width(text: str) -> int:
-    """Return the number of terminal cells `text` takes: 2 for each wide or full-width character, else 1."""
-    return sum(2 if _is_wide(char) else 1 for char in text)
+    return get_character_cell_size(char) == 2
 
 
 def _pieces(text: str) -> list[str]:
@@ -80,7 +75,7 @@ def _split_to_width(piece: str, width: int) -> list[str]:
     parts: list[str] = []
     current = ""
     for char in piece:
-        if current and cell_width(current + char) > width:
+        if current and cell_len(current + char) > width:
             carried = ""
             if char in NO_BREAK_BEFORE and len(current) > 1:
                 # Move one character along, so the new part does not start with the punctuation.
@@ -107,13 +102,13 @@ def wrap_cells(text: str, width: int) -> list[str]:
             space = bool(line)
             continue
         candidate = f"{line} {piece}" if space else line + piece
-        if not line or cell_width(candidate) <= width:
+        if not line or cell_len(candidate) <= width:
             line = candidate
         else:
             lines.append(line)
             line = piece
         space = False
-        if cell_width(line) > width:
+        if cell_len(line) > width:
             *full, line = _split_to_width(line, width)
             lines.extend(full)
     if line:
@@ -154,15 +149,15 @@ class CellHelpFormatter(typer.Context.formatter_class):  # type: ignore[misc,nam
             prefix = _("Usage:") + " "
         usage_prefix = f"{prefix:>{self.current_indent}}{prog} "
         text_width = self.width - self.current_indent
-        if text_width >= cell_width(usage_prefix) + 20:
+        if text_width >= cell_len(usage_prefix) + 20:
             # As in Click, the arguments go right of the prefix when 20 cells are left for them.
-            indent = " " * cell_width(usage_prefix)
-            lines = wrap_cells(args, text_width - cell_width(usage_prefix)) or [""]
+            indent = " " * cell_len(usage_prefix)
+            lines = wrap_cells(args, text_width - cell_len(usage_prefix)) or [""]
             self.write(usage_prefix + lines[0] + "\n")
             lines = lines[1:]
         else:
-            indent = " " * (max(self.current_indent, cell_width(prefix)) + 4)
-            lines = wrap_cells(args, text_width - cell_width(indent))
+            indent = " " * (max(self.current_indent, cell_len(prefix)) + 4)
+            lines = wrap_cells(args, text_width - cell_len(indent))
             self.write(usage_prefix.rstrip() + "\n")
         for line in lines:
             self.write(indent + line + "\n")
@@ -177,7 +172,7 @@ class CellHelpFormatter(typer.Context.formatter_class):  # type: ignore[misc,nam
 
     def write_dl(self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
         rows = list(rows)
-        first_width = min(max((cell_width(first) for first, _second in rows), default=0), col_max)
+        first_width = min(max((cell_len(first) for first, _second in rows), default=0), col_max)
         first_col = first_width + col_spacing
         text_width = max(self.width - first_col - 2, 10)
         indent = " " * (self.current_indent + first_col)
@@ -187,8 +182,8 @@ class CellHelpFormatter(typer.Context.formatter_class):  # type: ignore[misc,nam
             if not lines:
                 self.write("\n")
                 continue
-            if cell_width(first) <= first_width:
-                self.write(" " * (first_col - cell_width(first)))
+            if cell_len(first) <= first_width:
+                self.write(" " * (first_col - cell_len(first)))
             else:
                 self.write("\n" + indent)
             self.write(lines[0] + "\n")
@@ -200,29 +195,25 @@ class CellContext(typer.Context):
     formatter_class = CellHelpFormatter
 
 
-def _translate_help_option(option: Any) -> Any:
-    # Typer builds the -h/--help option with Click's English help text.
-    if option is not None:
-        option.help = _("Show this message and exit.")
-    return option
+class _CellHelp:
+    """Mixin for a Typer command or group: `CellHelpFormatter` and a translated help option."""
+
+    context_class = CellContext
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        # Typer builds the -h/--help option with Click's English help text.
+        if option is not None:
+            option.help = _("Show this message and exit.")
+        return option
 
 
-class TermchatCommand(TyperCommand):
+class TermchatCommand(_CellHelp, TyperCommand):
     """A Typer command whose help page uses `CellHelpFormatter`."""
 
-    context_class = CellContext
 
-    def get_help_option(self, ctx: Any) -> Any:
-        return _translate_help_option(super().get_help_option(ctx))
-
-
-class TermchatGroup(TyperGroup):
+class TermchatGroup(_CellHelp, TyperGroup):
     """A Typer command group whose help page uses `CellHelpFormatter`."""
-
-    context_class = CellContext
-
-    def get_help_option(self, ctx: Any) -> Any:
-        return _translate_help_option(super().get_help_option(ctx))
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         # Typer cuts each summary to one line by characters, which ended English

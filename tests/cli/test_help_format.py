@@ -6,11 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 from termchat.cli.help_format import (
     NO_BREAK_AFTER,
     NO_BREAK_BEFORE,
-    cell_width,
     wrap_cells,
     wrap_paragraphs,
 )
@@ -25,7 +25,7 @@ def test_chinese_lines_fit_width(width: int) -> None:
 
     assert len(lines) > 1
     for line in lines:
-        assert cell_width(line) <= width, line
+        assert cell_len(line) <= width, line
 
 
 @pytest.mark.parametrize("width", [10, 17, 24, 57])
@@ -49,7 +49,7 @@ def test_english_words_not_split() -> None:
 
     lines = wrap_cells(text, 20)
 
-    assert all(cell_width(line) <= 20 for line in lines)
+    assert all(cell_len(line) <= 20 for line in lines)
     assert " ".join(lines) == text
 
 
@@ -83,7 +83,7 @@ def test_chinese_help_fits_80_columns(tmp_path: Path, monkeypatch: pytest.Monkey
 
     assert result.returncode == 0, result.stderr
     for line in result.stdout.splitlines():
-        assert cell_width(line) <= 80, line
+        assert cell_len(line) <= 80, line
 
 
 @needs_catalogue
@@ -116,4 +116,4 @@ def test_english_command_summaries_whole(tmp_path: Path, monkeypatch: pytest.Mon
     assert ",..." not in result.stdout
     assert "transformers versions, devices and paths." in " ".join(result.stdout.split())
     for line in result.stdout.splitlines():
-        assert cell_width(line) <= 80, line
+        assert cell_len(line) <= 80, line
