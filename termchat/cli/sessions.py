@@ -124,6 +124,8 @@ def show_command(
     conversation_id: Annotated[str, typer.Argument(metavar="ID", help=_("Conversation id or a unique prefix of it."))],
 ) -> None:
     """Print a conversation with its settings and every message."""
+    from termchat.store.exchange import describe_settings
+
     with _open(ctx) as store:
         conversation = _resolve(ctx, store, conversation_id)
         messages = _run(ctx, lambda: store.messages(conversation.id))
@@ -133,8 +135,6 @@ def show_command(
     typer.echo(_("Model: {model}").format(model=_printable(conversation.model)))
     typer.echo(_("Created: {time}").format(time=_local_time(conversation.created_at)))
     typer.echo(_("Last activity: {time}").format(time=_local_time(conversation.updated_at)))
-    from termchat.store.exchange import describe_settings
-
     settings = describe_settings(conversation.settings)
     if settings:
         typer.echo(_("Settings: {settings}").format(settings=_printable(settings)))

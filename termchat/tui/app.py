@@ -441,7 +441,7 @@ class TermchatApp(App[None]):
         rows: list[tuple[str, str, str]] = []
         for screen, bindings in self._binding_groups():
             for binding in bindings:
-                assert isinstance(binding, Binding) and binding.id is not None
+                assert binding.id is not None
                 keys = self._keymap.get(binding.id, binding.key)
                 shown = ", ".join(self.get_key_display(replace(binding, key=key)) for key in keys.split(","))
                 description = _("{screen}: {action}").format(screen=screen, action=_(binding.description))

@@ -195,7 +195,7 @@ class ChatScreen(Screen[None]):
         self._set_status(state=_("No model loaded"))
 
     def show_load_error_keeping_model(self, message: str, backend: ChatBackend) -> None:
-        """Report a failed load while the model loaded before it still answers."""
+        """Report a failed load while the model that was loaded before stays in use."""
         self.query_one(LoadPanel).hide()
         self._set_status(state="")
         self.notify(
@@ -526,7 +526,9 @@ class ChatScreen(Screen[None]):
         if recorder is None or recorder.last_error is None:
             return
         self.notify(
-            _("Not saved yet, retrying: {error}").format(error=recorder.last_error), severity="error", timeout=8,
+            _("Not saved yet, retrying: {error}").format(error=recorder.last_error),
+            severity="error",
+            timeout=8,
             markup=False,
         )
         if self._retry_timer is None:
